@@ -1,0 +1,40 @@
+/**
+ * Every error this library raises on purpose is a `TubesError` with a stable `code`.
+ * The codes are listed, with their meaning, in docs/ERRORS.md.
+ */
+export const ErrorCode = {
+  TUBE_NOT_FOUND: 'TUBES_ERR_TUBE_NOT_FOUND',
+  CONVERSATION_NOT_FOUND: 'TUBES_ERR_CONVERSATION_NOT_FOUND',
+  BAD_SDP_BASE64: 'TUBES_ERR_BAD_SDP_BASE64',
+  BAD_SDP: 'TUBES_ERR_BAD_SDP',
+  BAD_SETTINGS: 'TUBES_ERR_BAD_SETTINGS',
+  BAD_ARGUMENT: 'TUBES_ERR_BAD_ARGUMENT',
+  OVERLOADED: 'TUBES_ERR_OVERLOADED',
+  FRAME_CORRUPT: 'TUBES_ERR_FRAME_CORRUPT',
+  FRAME_TOO_LARGE: 'TUBES_ERR_FRAME_TOO_LARGE',
+  CONTROL_MALFORMED: 'TUBES_ERR_CONTROL_MALFORMED',
+  GUAC_MALFORMED: 'TUBES_ERR_GUAC_MALFORMED',
+  GUAC_INVALID_UTF8: 'TUBES_ERR_GUAC_INVALID_UTF8',
+  GUAC_TOO_LARGE: 'TUBES_ERR_GUAC_TOO_LARGE',
+  LISTEN_FAILED: 'TUBES_ERR_LISTEN_FAILED',
+  WEBRTC: 'TUBES_ERR_WEBRTC',
+  CLOSED: 'TUBES_ERR_CLOSED',
+  TIMEOUT: 'TUBES_ERR_TIMEOUT',
+  HOTPATH_UNAVAILABLE: 'TUBES_ERR_HOTPATH_UNAVAILABLE',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export class TubesError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'TubesError';
+    this.code = code;
+  }
+}
+
+export function isTubesError(value: unknown, code?: ErrorCode): value is TubesError {
+  return value instanceof TubesError && (code === undefined || value.code === code);
+}

@@ -1,0 +1,1 @@
+export { ErrorCode, isTubesError, TubesError } from './errors.ts';
