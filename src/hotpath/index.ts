@@ -1,0 +1,15 @@
+/**
+ * `webrtc-tubes/hotpath`: the frame codec and Guacamole scanner, in JS and AssemblyScript (Wasm and Wasm
+ * SIMD) engines with identical results. See docs/HOTPATH.md.
+ */
+export {
+  DEFAULT_MAX_FRAME_PAYLOAD,
+  type EngineChoice,
+  type EngineName,
+  FRAME_HEADER_SIZE,
+  FRAME_OVERHEAD,
+  FRAME_TERMINATOR,
+} from './constants.ts';
+export { countCodePoints, engine } from './dispatch.ts';
+export { encodeFrame, encodeFrameInto } from './frame-codec.ts';
+export { type Frame, FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';
