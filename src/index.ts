@@ -1,1 +1,18 @@
+export type { ChannelLimits } from './channel/channel.ts';
 export { ErrorCode, isTubesError, TubesError } from './errors.ts';
+export { type Logger, setVerboseLogging } from './log.ts';
+export {
+  CloseConnectionReason,
+  type CloseReasonInfo,
+  closeReasonInfo,
+} from './protocol/close-reason.ts';
+export type { CapacityReport } from './registry/capacity.ts';
+export {
+  type CreateTubeOptions,
+  type CreateTubeResult,
+  TubeRegistry,
+  type TubeRegistryOptions,
+} from './registry/registry.ts';
+export type { Signal, SignalCallback, SignalKind } from './registry/signals.ts';
+export type { TubeStatus } from './registry/tube.ts';
+export type { IceServer } from './webrtc/peer.ts';

@@ -1,0 +1,180 @@
+/**
+ * One tunnelled TCP connection (a conn_no inside a channel): the socket, its state, and flow control in both
+ * directions. Toward the data channel it pauses reading while the channel is congested or the peer asked it to
+ * (FlowPause). Toward TCP it honours socket.write(): past the high-water mark it asks the peer to pause this one
+ * connection (when the peer supports it), and past the hard cap it closes the connection with a reason.
+ */
+import type { Socket } from 'node:net';
+import type { Logger } from '../log.ts';
+import { CloseConnectionReason } from '../protocol/close-reason.ts';
+
+export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
+
+/** Why reading from the socket is paused; several may hold at once. */
+export const PauseReason = {
+  Congested: 1,
+  PeerFlow: 2,
+  NotReady: 4,
+} as const;
+
+export interface ConnectionHost {
+  readonly logger: Logger;
+  readonly verbose: boolean;
+  /** Per-connection bytes pending toward TCP before FlowPause is sent. */
+  readonly flowHighWater: number;
+  /** Per-connection bytes pending toward TCP past which the connection is closed. */
+  readonly maxPendingBytes: number;
+  peerSupportsFlowControl(): boolean;
+  /** Send TCP bytes read from this connection's socket to the peer. */
+  forward(connNo: number, chunk: Buffer): void;
+  flowPause(connNo: number): void;
+  flowResume(connNo: number): void;
+  /** The socket reached EOF (the local side half-closed). */
+  localEof(conn: Connection): void;
+  /** Ask the channel to close this connection with a reason (sends CloseConnection). */
+  requestClose(conn: Connection, reason: number, message?: string): void;
+  /** The socket is gone for good. */
+  released(conn: Connection): void;
+}
+
+const STALL_CHECK_MS = 2_000;
+const STALL_LIMIT_MS = 10_000;
+
+export class Connection {
+  readonly connNo: number;
+  readonly #host: ConnectionHost;
+  state: ConnectionState = 'opening';
+  socket: Socket | undefined;
+  bytesIn = 0;
+  bytesOut = 0;
+  #early: Buffer[] = [];
+  #earlyBytes = 0;
+  #earlyEnd = false;
+  #pause = 0;
+  #askedPeerToPause = false;
+  #endTimer: NodeJS.Timeout | undefined;
+
+  constructor(connNo: number, host: ConnectionHost) {
+    this.connNo = connNo;
+    this.#host = host;
+  }
+
+  /** Bytes received from the peer and not yet taken by the kernel. */
+  get pendingBytes(): number {
+    return this.#earlyBytes + (this.socket?.writableLength ?? 0);
+  }
+
+  /** Attach the socket: everything the peer sent before is written first, in order. */
+  attach(socket: Socket, paused: number): void {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    this.#pause = paused;
+    if (paused) socket.pause();
+    socket.on('data', (chunk: Buffer) => {
+      this.bytesOut += chunk.length;
+      this.#host.forward(this.connNo, chunk);
+    });
+    socket.on('end', () => this.#host.localEof(this));
+    socket.on('error', (err) => {
+      if (this.#host.verbose)
+        this.#host.logger.debug({ conn: this.connNo, err: err.message }, 'socket error');
+    });
+    socket.on('drain', () => this.#drained());
+    socket.on('close', () => this.#released());
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    for (const chunk of early) socket.write(chunk);
+    if (this.#earlyEnd) socket.end();
+  }
+
+  setPaused(reason: number, on: boolean): void {
+    const before = this.#pause;
+    this.#pause = on ? before | reason : before & ~reason;
+    const socket = this.socket;
+    if (!socket || before === this.#pause) return;
+    if (this.#pause === 0) socket.resume();
+    else if (before === 0) socket.pause();
+  }
+
+  /** Data frame from the peer. */
+  write(payload: Uint8Array): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.bytesIn += payload.length;
+    const socket = this.socket;
+    if (socket) {
+      socket.write(payload);
+    } else {
+      this.#early.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+      this.#earlyBytes += payload.length;
+    }
+    const pending = this.pendingBytes;
+    if (
+      pending > this.#host.flowHighWater &&
+      !this.#askedPeerToPause &&
+      this.#host.peerSupportsFlowControl()
+    ) {
+      this.#askedPeerToPause = true;
+      this.#host.flowPause(this.connNo);
+    }
+    if (pending > this.#host.maxPendingBytes) {
+      this.#host.requestClose(
+        this,
+        CloseConnectionReason.Error,
+        `Receive buffer limit exceeded: ${pending} bytes pending (cap ${this.#host.maxPendingBytes})`,
+      );
+    }
+  }
+
+  #drained(): void {
+    if (this.#askedPeerToPause) {
+      this.#askedPeerToPause = false;
+      this.#host.flowResume(this.connNo);
+    }
+  }
+
+  /** The peer half-closed: FIN toward the socket once everything before it is written. */
+  endWrites(): void {
+    if (this.socket) this.socket.end();
+    else this.#earlyEnd = true;
+  }
+
+  /**
+   * Graceful teardown: flush what is pending, FIN, and destroy when the socket is finished or makes no
+   * progress for 10 s. Used for every close; `abort` destroys at once.
+   */
+  shutdown(abort = false): void {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    const socket = this.socket;
+    if (!socket) {
+      this.#early = [];
+      this.#earlyBytes = 0;
+      this.#released();
+      return;
+    }
+    if (abort || socket.destroyed) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
+    socket.resume(); // read (and drop) until the other side closes, so 'close' can happen
+    socket.removeAllListeners('data');
+    let last = socket.writableLength;
+    let still = 0;
+    this.#endTimer = setInterval(() => {
+      const now = socket.writableLength;
+      still = now < last ? 0 : still + STALL_CHECK_MS;
+      last = now;
+      if (still >= STALL_LIMIT_MS || (socket.writableFinished && still >= STALL_CHECK_MS)) socket.destroy();
+    }, STALL_CHECK_MS);
+    this.#endTimer.unref();
+  }
+
+  #released(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.#endTimer) clearInterval(this.#endTimer);
+    this.#host.released(this);
+  }
+}

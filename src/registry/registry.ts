@@ -1,0 +1,334 @@
+/**
+ * The public entry point: a registry of tubes keyed by tube id, with a conversation-id index
+ * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton).
+ */
+import type { ChannelLimits } from '../channel/channel.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import type { IceServer, PeerOptions } from '../webrtc/peer.ts';
+import { decodeSdpBase64 } from '../webrtc/sdp.ts';
+import { Admission, type CapacityReport } from './capacity.ts';
+import { parseSettings } from './settings.ts';
+import type { SignalCallback } from './signals.ts';
+import { Tube, type TubeStatus } from './tube.ts';
+
+export interface TubeRegistryOptions {
+  /** pino-compatible logger; silent by default. */
+  logger?: Logger;
+  /** Tube creations in flight before createTube rejects with TUBES_ERR_OVERLOADED (env TUBES_MAX_CONCURRENT_CREATES, default 100). */
+  maxConcurrentCreates?: number;
+  /** Default ICE servers; none unless given (werift's public STUN default is never used). */
+  iceServers?: IceServer[];
+  /** Extra host-candidate addresses, e.g. ['127.0.0.1'] (werift skips loopback by default). */
+  hostAddresses?: string[];
+  /** Only use `hostAddresses` as candidates, and only pair with remote candidates on them (loopback tests). */
+  hostAddressesOnly?: boolean;
+  ipv6?: boolean;
+  portRange?: [number, number];
+  /** Channel buffer limits and keepalive timing. */
+  limits?: Partial<ChannelLimits>;
+  /** Non-trickle ICE gathering timeout (default 30 s). */
+  iceGatherTimeoutMs?: number;
+}
+
+export interface CreateTubeOptions {
+  conversationId: string;
+  settings: Record<string, unknown>;
+  trickleIce: boolean;
+  /** base64 SDP offer: present = client mode (answerer, dials targets); absent = server mode (offerer). */
+  offer?: string;
+  tubeId?: string;
+  onSignal?: SignalCallback;
+  iceServers?: IceServer[];
+  turnOnly?: boolean;
+}
+
+export interface CreateTubeResult {
+  tubeId: string;
+  offer?: string;
+  answer?: string;
+  actualLocalListenAddr?: string;
+}
+
+function envInt(name: string): number | undefined {
+  const v = process.env[name];
+  if (v === undefined || v.trim() === '') return undefined;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : undefined;
+}
+
+export class TubeRegistry {
+  readonly #logger: Logger;
+  readonly #options: TubeRegistryOptions;
+  readonly #admission: Admission;
+  readonly #tubes = new Map<string, Tube>();
+  readonly #conversations = new Map<string, string>();
+
+  constructor(options: TubeRegistryOptions = {}) {
+    this.#options = options;
+    this.#logger = options.logger ?? silentLogger();
+    this.#admission = new Admission(
+      options.maxConcurrentCreates ?? envInt('TUBES_MAX_CONCURRENT_CREATES') ?? 100,
+    );
+  }
+
+  #peerOptions(opts: CreateTubeOptions): PeerOptions {
+    const s = opts.settings;
+    const servers = [...(opts.iceServers ?? this.#options.iceServers ?? [])];
+    const turnUrl = s['turn_url'];
+    if (
+      typeof turnUrl === 'string' &&
+      typeof s['turn_username'] === 'string' &&
+      typeof s['turn_password'] === 'string'
+    ) {
+      servers.push({ urls: turnUrl, username: s['turn_username'], credential: s['turn_password'] });
+    }
+    return {
+      iceServers: servers,
+      relayOnly: opts.turnOnly === true || s['turn_only'] === true,
+      hostAddresses: this.#options.hostAddresses,
+      hostAddressesOnly: this.#options.hostAddressesOnly,
+      ipv6: this.#options.ipv6,
+      portRange: this.#options.portRange,
+    };
+  }
+
+  async createTube(opts: CreateTubeOptions): Promise<CreateTubeResult> {
+    if (typeof opts.conversationId !== 'string' || opts.conversationId === '') {
+      throw new TubesError(ErrorCode.BAD_ARGUMENT, 'conversationId must be a non-empty string');
+    }
+    const settings = parseSettings(opts.settings);
+    if (settings.mode !== 'port-forward') {
+      throw new TubesError(
+        ErrorCode.BAD_SETTINGS,
+        `conversationType ${settings.conversationType} (${settings.mode} mode) is not supported by this build yet`,
+      );
+    }
+    const existing = opts.tubeId !== undefined ? this.#tubes.get(opts.tubeId) : undefined;
+    if (existing) {
+      // A further channel on an existing tube (original §4.2 step 1).
+      await existing.addLocalChannel(opts.conversationId, settings);
+      this.#conversations.set(opts.conversationId, existing.id);
+      return { tubeId: existing.id };
+    }
+    const offerSdp = opts.offer !== undefined ? decodeSdpBase64(opts.offer, 'initial_offer_sdp') : undefined;
+    const done = this.#admission.enter();
+    const tube = new Tube(
+      {
+        id: opts.tubeId,
+        conversationId: opts.conversationId,
+        settings,
+        trickleIce: opts.trickleIce,
+        peer: this.#peerOptions(opts),
+        logger: this.#logger,
+        limits: this.#options.limits,
+        onSignal: opts.onSignal,
+        gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
+        onClosed: (t) => this.#forget(t),
+      },
+      offerSdp === undefined ? 'server' : 'client',
+    );
+    this.#tubes.set(tube.id, tube);
+    this.#conversations.set(opts.conversationId, tube.id);
+    try {
+      const result: CreateTubeResult = { tubeId: tube.id };
+      if (offerSdp === undefined) Object.assign(result, await tube.startServer());
+      else Object.assign(result, await tube.startClient(offerSdp));
+      done(true);
+      return result;
+    } catch (err) {
+      done(false);
+      await tube.close(CloseConnectionReason.Error);
+      if (err instanceof TubesError) throw err;
+      throw new TubesError(ErrorCode.WEBRTC, `Failed to create tube: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  #forget(tube: Tube): void {
+    if (this.#tubes.get(tube.id) === tube) this.#tubes.delete(tube.id);
+    for (const [conv, id] of this.#conversations) if (id === tube.id) this.#conversations.delete(conv);
+  }
+
+  #tube(tubeId: string): Tube {
+    const tube = this.#tubes.get(tubeId);
+    if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`);
+    return tube;
+  }
+
+  async setRemoteDescription(
+    tubeId: string,
+    sdpBase64: string,
+    isAnswer = false,
+  ): Promise<string | undefined> {
+    const tube = this.#tube(tubeId);
+    const sdp = decodeSdpBase64(sdpBase64);
+    return tube.setRemoteDescription(sdp, isAnswer);
+  }
+
+  /** Fire-and-forget as the original: never throws, unknown tubes are ignored. `""` ends the candidates. */
+  async addIceCandidate(tubeId: string, candidate: string): Promise<void> {
+    const tube = this.#tubes.get(tubeId);
+    if (!tube) return;
+    try {
+      await tube.addIceCandidate(candidate);
+    } catch (err) {
+      this.#logger.warn({ tube: tubeId, err: (err as Error).message }, 'ICE candidate rejected');
+    }
+  }
+
+  createOffer(tubeId: string): Promise<string> {
+    return this.#tube(tubeId).createOffer();
+  }
+
+  createAnswer(tubeId: string): Promise<string> {
+    return this.#tube(tubeId).createAnswer();
+  }
+
+  async restartIce(tubeId: string): Promise<string> {
+    try {
+      return await this.#tube(tubeId).restartIce();
+    } catch (err) {
+      if (err instanceof TubesError) throw err;
+      throw new TubesError(ErrorCode.WEBRTC, `ICE restart failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  getConnectionState(tubeId: string): string {
+    return this.#tube(tubeId).connectionState;
+  }
+
+  getTubeStatus(tubeId: string): TubeStatus {
+    return this.#tube(tubeId).status;
+  }
+
+  /** Closes one logical channel (the data channel stays). Default reason Unknown (6), as the original. */
+  async closeConnection(
+    conversationId: string,
+    reason: number = CloseConnectionReason.Unknown,
+  ): Promise<void> {
+    const tubeId = this.#conversations.get(conversationId);
+    const tube = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    if (!tube) {
+      throw new TubesError(
+        ErrorCode.CONVERSATION_NOT_FOUND,
+        `No tube found for connection ID: ${conversationId}`,
+      );
+    }
+    await tube.closeChannel(conversationId, reason);
+  }
+
+  /** Closes a tube (default reason AdminClosed, 12). Idempotent while it closes. */
+  async closeTube(tubeId: string, reason: number = CloseConnectionReason.AdminClosed): Promise<void> {
+    const tube = this.#tubes.get(tubeId);
+    if (!tube)
+      throw new TubesError(
+        ErrorCode.TUBE_NOT_FOUND,
+        `Failed to close tube ${tubeId}: Tube not found: ${tubeId}`,
+      );
+    await tube.close(reason);
+  }
+
+  tubeFound(tubeId: string): boolean {
+    return this.#tubes.has(tubeId);
+  }
+
+  allTubeIds(): string[] {
+    return [...this.#tubes.keys()];
+  }
+
+  findTubes(searchTerm: string): string[] {
+    return this.allTubeIds().filter((id) => id.includes(searchTerm));
+  }
+
+  getConversationIdsByTubeId(tubeId: string): string[] {
+    const ids: string[] = [];
+    for (const [conv, id] of this.#conversations) if (id === tubeId) ids.push(conv);
+    return ids;
+  }
+
+  tubeIdFromConnectionId(connectionId: string): string | undefined {
+    return this.#conversations.get(connectionId);
+  }
+
+  getTubeIdByConversationId(conversationId: string): string {
+    const id = this.#conversations.get(conversationId);
+    if (id === undefined) {
+      throw new TubesError(
+        ErrorCode.CONVERSATION_NOT_FOUND,
+        `No tube found for conversation: ${conversationId}`,
+      );
+    }
+    return id;
+  }
+
+  associateConversation(tubeId: string, connectionId: string): void {
+    this.#conversations.set(connectionId, tubeId);
+  }
+
+  activeTubeCount(): number {
+    return this.#tubes.size;
+  }
+
+  hasActiveTubes(): boolean {
+    return this.#tubes.size > 0;
+  }
+
+  checkCapacity(): CapacityReport {
+    return this.#admission.report();
+  }
+
+  /** `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube's peer connection. */
+  async getConnectionStats(tubeId: string): Promise<{
+    packet_loss_rate: number;
+    rtt_ms: number | null;
+    bytes_sent: number;
+    bytes_received: number;
+  }> {
+    const tube = this.#tube(tubeId);
+    const s = await tube.peerStats();
+    return {
+      packet_loss_rate: 0,
+      rtt_ms: s.rttMs ?? null,
+      bytes_sent: s.bytesSent,
+      bytes_received: s.bytesReceived,
+    };
+  }
+
+  /** Live counters of one conversation's channel, or null if unknown. */
+  getLiveStats(conversationId: string): Record<string, unknown> | null {
+    const tubeId = this.#conversations.get(conversationId);
+    const tube = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    const channel = tube?.channel(conversationId);
+    if (!tube || !channel) return null;
+    const s = channel.stats();
+    return {
+      conversation_id: conversationId,
+      tube_id: tube.id,
+      established_at: tube.createdAt,
+      messages_sent: s.messagesSent,
+      messages_received: s.messagesReceived,
+      total_bytes_sent: s.bytesSent,
+      total_bytes_received: s.bytesReceived,
+      avg_rtt_ms: s.rttMs ?? null,
+      active_connections: s.activeConnections,
+      frames_discarded: s.framesDiscarded,
+    };
+  }
+
+  async cleanupTubes(tubeIds: string[]): Promise<void> {
+    await Promise.all(
+      tubeIds.map((id) => this.#tubes.get(id)?.close(CloseConnectionReason.Normal) ?? Promise.resolve()),
+    );
+  }
+
+  async cleanupAll(): Promise<void> {
+    await this.cleanupTubes(this.allTubeIds());
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.cleanupAll();
+  }
+}

@@ -1,0 +1,16 @@
+/** Signals delivered to the host's `onSignal` callback, in the original's kinds and data formats (§4.3). */
+export type SignalKind =
+  | 'icecandidate'
+  | 'connection_state_changed'
+  | 'channel_closed'
+  | 'guacd_instruction'
+  | 'ice_restart_offer';
+
+export interface Signal {
+  tubeId: string;
+  kind: SignalKind;
+  data: string;
+  conversationId: string;
+}
+
+export type SignalCallback = (signal: Signal) => void;

@@ -1,0 +1,360 @@
+/**
+ * A tube: one WebRTC peer connection, its data channels and their channels. Server mode (no offer) creates
+ * the data channel and, with `local_listen_addr`, the local listener; client mode answers and dials.
+ */
+import { randomUUID } from 'node:crypto';
+import { Channel, type ChannelLimits, type Channel as ChannelT } from '../channel/channel.ts';
+import { type Listener, listen } from '../channel/listener.ts';
+import type { DataChannelPort } from '../channel/port.ts';
+import { portForwardOpener } from '../channel/tunnel.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { isVerbose } from '../log.ts';
+import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
+import { Peer, type PeerConnectionState, type PeerOptions } from '../webrtc/peer.ts';
+import { encodeSdpBase64 } from '../webrtc/sdp.ts';
+import type { ParsedSettings } from './settings.ts';
+import type { SignalCallback, SignalKind } from './signals.ts';
+
+export type TubeStatus =
+  | 'initializing'
+  | 'connecting'
+  | 'active'
+  | 'ready'
+  | 'closed'
+  | 'failed'
+  | 'disconnected';
+
+export interface TubeInit {
+  id?: string | undefined;
+  conversationId: string;
+  settings: ParsedSettings;
+  trickleIce: boolean;
+  peer: PeerOptions;
+  logger: Logger;
+  limits?: Partial<ChannelLimits> | undefined;
+  onSignal?: SignalCallback | undefined;
+  gatherTimeoutMs: number;
+  onClosed(tube: Tube): void;
+}
+
+interface ChannelEntry {
+  channel: ChannelT;
+  port: DataChannelPort;
+  listener: Listener | undefined;
+}
+
+const PEER_STATE_NAMES: Record<PeerConnectionState, string> = {
+  new: 'New',
+  connecting: 'Connecting',
+  connected: 'Connected',
+  disconnected: 'Disconnected',
+  failed: 'Failed',
+  closed: 'Closed',
+};
+
+export class Tube {
+  readonly id: string;
+  readonly conversationId: string;
+  readonly role: 'server' | 'client';
+  readonly trickleIce: boolean;
+  readonly createdAt = Date.now();
+  readonly #init: TubeInit;
+  readonly #peer: Peer;
+  readonly #logger: Logger;
+  readonly #channels = new Map<string, ChannelEntry>();
+  readonly #settingsByLabel = new Map<string, ParsedSettings>();
+  #status: TubeStatus = 'initializing';
+  #remoteSet = false;
+  #pendingCandidates: string[] = [];
+  #closing: Promise<void> | undefined;
+  #readyAt: number | undefined;
+
+  constructor(init: TubeInit, role: 'server' | 'client') {
+    this.#init = init;
+    this.id = init.id ?? randomUUID();
+    this.conversationId = init.conversationId;
+    this.role = role;
+    this.trickleIce = init.trickleIce;
+    this.#logger = init.logger.child({ tube: this.id });
+    this.#peer = new Peer(init.peer, {
+      candidate: (c) => {
+        if (this.trickleIce) this.#signal('icecandidate', c);
+      },
+      connectionState: (s) => this.#peerState(s),
+      dataChannel: (port) => this.#remoteDataChannel(port),
+    });
+    this.#status = 'connecting';
+  }
+
+  get status(): TubeStatus {
+    return this.#status;
+  }
+
+  get connectionState(): string {
+    return PEER_STATE_NAMES[this.#peer.connectionState] ?? 'Unknown';
+  }
+
+  get closing(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /** Milliseconds from construction until the first data channel opened. */
+  get readyAfterMs(): number | undefined {
+    return this.#readyAt === undefined ? undefined : this.#readyAt - this.createdAt;
+  }
+
+  conversationIds(): string[] {
+    return [...new Set([this.conversationId, ...this.#channels.keys()])];
+  }
+
+  channel(conversationId: string): ChannelT | undefined {
+    return this.#channels.get(conversationId)?.channel;
+  }
+
+  channels(): ChannelT[] {
+    return [...this.#channels.values()].map((e) => e.channel);
+  }
+
+  // ---- creation -------------------------------------------------------------------------------------
+
+  /** Server mode: data channel + channel (+ listener), then the offer (base64). */
+  async startServer(): Promise<{ offer: string; actualLocalListenAddr?: string }> {
+    const listenAddr = await this.addLocalChannel(this.conversationId, this.#init.settings);
+    const sdp = await this.#peer.createOffer();
+    const offer = this.trickleIce ? sdp : await this.#gathered('offer');
+    return { offer: encodeSdpBase64(offer), ...(listenAddr ? { actualLocalListenAddr: listenAddr } : {}) };
+  }
+
+  /** Client mode: apply the offer, answer (base64). Channels appear when the peer's data channels arrive. */
+  async startClient(offerSdp: string): Promise<{ answer: string }> {
+    this.#settingsByLabel.set('*', this.#init.settings);
+    await this.#peer.setRemoteDescription(offerSdp, 'offer');
+    this.#remoteSet = true;
+    await this.#flushCandidates();
+    const sdp = await this.#peer.createAnswer();
+    const answer = this.trickleIce ? sdp : await this.#gathered('answer');
+    return { answer: encodeSdpBase64(answer) };
+  }
+
+  async #gathered(what: 'offer' | 'answer'): Promise<string> {
+    await this.#peer.waitGatheringComplete(this.#init.gatherTimeoutMs, what);
+    return this.#peer.localSdp();
+  }
+
+  /** Creates a data channel labelled `conversationId` and its channel; returns the listener address if any. */
+  async addLocalChannel(conversationId: string, settings: ParsedSettings): Promise<string | undefined> {
+    if (this.#channels.has(conversationId)) {
+      throw new TubesError(ErrorCode.BAD_ARGUMENT, `Channel already exists: ${conversationId}`);
+    }
+    const port = this.#peer.createDataChannel(conversationId);
+    const entry = this.#attach(port, 'server', settings);
+    if (settings.localListenAddr && (settings.mode === 'port-forward' || settings.mode === 'socks5')) {
+      entry.listener = await listen(
+        settings.localListenAddr,
+        (socket) => {
+          if (entry.channel.ended) socket.destroy();
+          else entry.channel.acceptLocal(socket);
+        },
+        (socket) => socket.destroy(),
+      );
+      return entry.listener.actualAddress;
+    }
+    return undefined;
+  }
+
+  #remoteDataChannel(port: DataChannelPort): void {
+    if (this.#closing) {
+      port.close();
+      return;
+    }
+    const settings = this.#settingsByLabel.get(port.label) ?? this.#init.settings;
+    this.#attach(port, 'client', settings);
+  }
+
+  #attach(port: DataChannelPort, role: 'server' | 'client', settings: ParsedSettings): ChannelEntry {
+    const logger = this.#logger.child({ channel: port.label });
+    if (settings.mode !== 'port-forward') {
+      throw new TubesError(
+        ErrorCode.BAD_SETTINGS,
+        `conversationType ${settings.conversationType} (${settings.mode} mode) is not supported by this build yet`,
+      );
+    }
+    const entry: ChannelEntry = {
+      port,
+      listener: undefined,
+      channel: new Channel({
+        port,
+        role,
+        logger,
+        verbose: isVerbose(),
+        limits: this.#init.limits,
+        opener: role === 'client' ? portForwardOpener(settings.target) : undefined,
+        onOpen: () => this.#channelOpen(),
+        onPeerTimeout: () => void this.close(CloseConnectionReason.Timeout),
+        onEnd: (outcome, reason) => this.#channelEnded(port.label, outcome, reason),
+      }),
+    };
+    this.#channels.set(port.label, entry);
+    return entry;
+  }
+
+  #channelOpen(): void {
+    if (this.#status === 'closed') return;
+    if (this.#readyAt === undefined) this.#readyAt = Date.now();
+    this.#status = 'ready';
+  }
+
+  #channelEnded(label: string, outcome: string, reason: number | undefined): void {
+    const entry = this.#channels.get(label);
+    void entry?.listener?.close();
+    this.#signal(
+      'channel_closed',
+      JSON.stringify({
+        channel_id: label,
+        outcome,
+        ...(reason !== undefined ? { close_reason: closeReasonJson(reason) } : {}),
+      }),
+      label,
+    );
+    // A data channel that closed under us (peer went away) leaves nothing to carry: close the tube.
+    if (!this.#closing && entry && entry.port.readyState !== 'open') {
+      const anyOpen = [...this.#channels.values()].some((e) => e !== entry && e.port.readyState === 'open');
+      if (!anyOpen) void this.close(reason ?? CloseConnectionReason.ConnectionLost);
+    }
+  }
+
+  // ---- signalling -----------------------------------------------------------------------------------
+
+  async setRemoteDescription(sdp: string, isAnswer: boolean): Promise<string | undefined> {
+    await this.#peer.setRemoteDescription(sdp, isAnswer ? 'answer' : 'offer');
+    this.#remoteSet = true;
+    await this.#flushCandidates();
+    if (isAnswer) return undefined;
+    const answer = await this.#peer.createAnswer();
+    return encodeSdpBase64(this.trickleIce ? answer : await this.#gathered('answer'));
+  }
+
+  async addIceCandidate(candidate: string): Promise<void> {
+    if (candidate === '') return;
+    if (!this.#remoteSet) {
+      this.#pendingCandidates.push(candidate);
+      return;
+    }
+    await this.#peer.addIceCandidate(candidate);
+  }
+
+  async #flushCandidates(): Promise<void> {
+    const pending = this.#pendingCandidates;
+    this.#pendingCandidates = [];
+    for (const c of pending) {
+      try {
+        await this.#peer.addIceCandidate(c);
+      } catch (err) {
+        this.#logger.warn({ err: (err as Error).message }, 'buffered ICE candidate rejected');
+      }
+    }
+  }
+
+  async createOffer(): Promise<string> {
+    const sdp = await this.#peer.createOffer();
+    return encodeSdpBase64(this.trickleIce ? sdp : await this.#gathered('offer'));
+  }
+
+  async createAnswer(): Promise<string> {
+    const sdp = await this.#peer.createAnswer();
+    return encodeSdpBase64(this.trickleIce ? sdp : await this.#gathered('answer'));
+  }
+
+  async restartIce(): Promise<string> {
+    const sdp = await this.#peer.createOffer(true);
+    return encodeSdpBase64(sdp);
+  }
+
+  peerStats(): ReturnType<Peer['stats']> {
+    return this.#peer.stats();
+  }
+
+  #peerState(state: PeerConnectionState): void {
+    if (this.#closing) return;
+    switch (state) {
+      case 'connected':
+        if (this.#status !== 'ready') this.#status = 'active';
+        this.#signal('connection_state_changed', 'connected');
+        return;
+      case 'disconnected':
+        if (!this.trickleIce) {
+          this.#status = 'disconnected';
+          this.#signal('connection_state_changed', 'disconnected');
+          void this.close(CloseConnectionReason.ConnectionLost);
+        }
+        return;
+      case 'failed':
+        if (!this.trickleIce) {
+          this.#status = 'failed';
+          this.#signal('connection_state_changed', 'failed');
+        }
+        void this.close(CloseConnectionReason.ConnectionFailed);
+        return;
+      case 'closed':
+        void this.close(CloseConnectionReason.Normal);
+        return;
+      default:
+        return;
+    }
+  }
+
+  #signal(kind: SignalKind, data: string, conversationId = this.conversationId): void {
+    const cb = this.#init.onSignal;
+    if (!cb) return;
+    try {
+      cb({ tubeId: this.id, kind, data, conversationId });
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message, kind }, 'signal callback threw; ignored');
+    }
+  }
+
+  // ---- closing --------------------------------------------------------------------------------------
+
+  /** Ends one logical channel: its connections close, the peer gets CloseConnection(0, reason). */
+  async closeChannel(conversationId: string, reason: number): Promise<void> {
+    const entry = this.#channels.get(conversationId);
+    if (!entry || entry.channel.ended) return;
+    entry.channel.close(reason);
+    await entry.listener?.close();
+    await entry.channel.flush(200);
+  }
+
+  /**
+   * Closes the tube: `channel_closed` (tube_closed) per channel, every connection closed, CloseConnection(0,
+   * reason) so the peer sees why, a short flush, then data channels and the peer connection. Idempotent;
+   * bounded to about a second.
+   */
+  close(reason: number = CloseConnectionReason.AdminClosed): Promise<void> {
+    this.#closing ??= this.#close(reason);
+    return this.#closing;
+  }
+
+  async #close(reason: number): Promise<void> {
+    this.#status = 'closed';
+    const entries = [...this.#channels.values()];
+    for (const e of entries) {
+      this.#signal(
+        'channel_closed',
+        JSON.stringify({
+          channel_id: e.port.label,
+          outcome: 'tube_closed',
+          close_reason: closeReasonJson(reason),
+        }),
+        e.port.label,
+      );
+    }
+    for (const e of entries) e.channel.close(reason);
+    await Promise.all(entries.map((e) => e.listener?.close()));
+    await Promise.all(entries.map((e) => e.channel.flush(300)));
+    for (const e of entries) e.port.close();
+    await Promise.race([this.#peer.close(), new Promise((r) => setTimeout(r, 800).unref())]);
+    this.#pendingCandidates = [];
+    this.#init.onClosed(this);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * The only module that imports werift. It turns a werift RTCPeerConnection into a `Peer` with plain SDP
+ * strings, candidate strings and `DataChannelPort`s, so nothing else depends on werift's types.
+ */
+import { type RTCDataChannel, RTCPeerConnection } from 'werift';
+import type { DataChannelHandlers, DataChannelPort } from '../channel/port.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
+import { candidateAddress, filterSdpCandidates } from './sdp.ts';
+
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface PeerOptions {
+  iceServers: IceServer[];
+  relayOnly: boolean;
+  /** Extra host-candidate addresses (werift skips loopback unless it is listed here). */
+  hostAddresses?: string[] | undefined;
+  /** Use only `hostAddresses` as local candidates and only pair them with remote candidates on those addresses. */
+  hostAddressesOnly?: boolean | undefined;
+  ipv6?: boolean | undefined;
+  portRange?: [number, number] | undefined;
+  /** Advertised local max-message-size (werift default 65,536). */
+  maxMessageSize?: number | undefined;
+}
+
+export type PeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
+
+export interface PeerHandlers {
+  /** A local ICE candidate line (`candidate:…`), or `''` when gathering is complete. */
+  candidate(candidate: string): void;
+  connectionState(state: PeerConnectionState): void;
+  dataChannel(port: DataChannelPort): void;
+}
+
+const DC_STATES = new Set(['connecting', 'open', 'closing', 'closed']);
+
+class WeriftChannelPort implements DataChannelPort {
+  readonly #dc: RTCDataChannel;
+  readonly #pc: RTCPeerConnection;
+  #handlers: DataChannelHandlers | undefined;
+  #pending: Uint8Array[] = [];
+  #openSeen = false;
+  #closeSeen = false;
+
+  constructor(dc: RTCDataChannel, pc: RTCPeerConnection) {
+    this.#dc = dc;
+    this.#pc = pc;
+    // Subscribe at once: messages may arrive before the channel layer attaches its handlers.
+    dc.onMessage.subscribe((data) => {
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      if (this.#handlers) this.#handlers.message(bytes);
+      else this.#pending.push(bytes);
+    });
+    dc.bufferedAmountLow.subscribe(() => this.#handlers?.drain());
+    dc.stateChanged.subscribe((state) => {
+      if (state === 'open') this.#fireOpen();
+      else if (state === 'closed') this.#fireClose();
+    });
+  }
+
+  #fireOpen(): void {
+    if (this.#openSeen) return;
+    this.#openSeen = true;
+    this.#handlers?.open();
+  }
+
+  #fireClose(): void {
+    if (this.#closeSeen) return;
+    this.#closeSeen = true;
+    this.#handlers?.close();
+  }
+
+  get label(): string {
+    return this.#dc.label;
+  }
+
+  get readyState(): DataChannelPort['readyState'] {
+    const s = this.#dc.readyState as string;
+    return (DC_STATES.has(s) ? s : 'closed') as DataChannelPort['readyState'];
+  }
+
+  get bufferedAmount(): number {
+    return this.#dc.bufferedAmount;
+  }
+
+  get maxMessageSize(): number {
+    const sctp = this.#pc.sctpTransport;
+    return sctp ? sctp.remoteMaxMessageSize : 65536;
+  }
+
+  get bufferedAmountLowThreshold(): number {
+    return this.#dc.bufferedAmountLowThreshold;
+  }
+
+  set bufferedAmountLowThreshold(value: number) {
+    this.#dc.bufferedAmountLowThreshold = value;
+  }
+
+  send(data: Uint8Array): boolean {
+    if (this.#dc.readyState !== 'open') return false;
+    try {
+      this.#dc.send(
+        Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+      );
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  setHandlers(handlers: DataChannelHandlers): void {
+    this.#handlers = handlers;
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const m of pending) handlers.message(m);
+    if (this.#dc.readyState === 'open') this.#fireOpen();
+    else if (this.#dc.readyState === 'closed') this.#fireClose();
+  }
+
+  close(): void {
+    try {
+      this.#dc.close();
+    } catch {
+      // closing a channel whose transport is gone is not an error for us
+    }
+  }
+}
+
+export class Peer {
+  readonly #pc: RTCPeerConnection;
+  readonly #handlers: PeerHandlers;
+  readonly #allowed: Set<string> | undefined;
+  #closed = false;
+
+  constructor(options: PeerOptions, handlers: PeerHandlers) {
+    this.#handlers = handlers;
+    this.#allowed = options.hostAddressesOnly ? new Set(options.hostAddresses ?? []) : undefined;
+    const allowed = this.#allowed;
+    this.#pc = new RTCPeerConnection({
+      // Never werift's implicit public STUN default: only what the caller configured.
+      iceServers: options.iceServers.map((s) => ({ ...s })),
+      iceTransportPolicy: options.relayOnly ? 'relay' : 'all',
+      iceAdditionalHostAddresses: options.hostAddresses,
+      iceUseIpv6: options.ipv6 ?? true,
+      icePortRange: options.portRange,
+      ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
+      ...(allowed
+        ? {
+            iceFilterCandidatePair: (pair) =>
+              allowed.has(pair.remoteCandidate.host) &&
+              (pair.protocol.localCandidate === undefined || allowed.has(pair.protocol.localCandidate.host)),
+          }
+        : {}),
+    });
+    this.#pc.onIceCandidate.subscribe((c) => {
+      if (!c?.candidate) {
+        this.#emitCandidate('');
+        return;
+      }
+      const line = c.candidate.startsWith('candidate:') ? c.candidate : `candidate:${c.candidate}`;
+      if (allowed) {
+        const address = candidateAddress(line);
+        if (address === undefined || !allowed.has(address)) return;
+      }
+      this.#emitCandidate(line);
+    });
+    this.#pc.iceGatheringStateChange.subscribe((s) => {
+      if (s === 'complete') this.#emitCandidate('');
+    });
+    this.#pc.connectionStateChange.subscribe((s) => {
+      if (!this.#closed || s === 'closed') this.#handlers.connectionState(s);
+    });
+    this.#pc.onDataChannel.subscribe((dc) => {
+      this.#handlers.dataChannel(new WeriftChannelPort(dc, this.#pc));
+    });
+  }
+
+  #endSent = false;
+  #emitCandidate(line: string): void {
+    if (this.#closed) return;
+    if (line === '') {
+      if (this.#endSent) return;
+      this.#endSent = true;
+    }
+    this.#handlers.candidate(line);
+  }
+
+  get connectionState(): PeerConnectionState {
+    return this.#pc.connectionState;
+  }
+
+  get iceGatheringState(): 'new' | 'gathering' | 'complete' {
+    return this.#pc.iceGatheringState;
+  }
+
+  /** Ordered, fully reliable, binary, not pre-negotiated, label = conversation id (as the original). */
+  createDataChannel(label: string): DataChannelPort {
+    const dc = this.#pc.createDataChannel(label, { ordered: true, protocol: '' });
+    return new WeriftChannelPort(dc, this.#pc);
+  }
+
+  async createOffer(iceRestart = false): Promise<string> {
+    this.#endSent = false;
+    const offer = await this.#pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
+    await this.#pc.setLocalDescription(offer);
+    return this.localSdp();
+  }
+
+  async createAnswer(): Promise<string> {
+    this.#endSent = false;
+    const answer = await this.#pc.createAnswer();
+    await this.#pc.setLocalDescription(answer);
+    return this.localSdp();
+  }
+
+  async setRemoteDescription(sdp: string, type: 'offer' | 'answer'): Promise<void> {
+    const clean = this.#allowed
+      ? filterSdpCandidates(sdp, (a) => (this.#allowed as Set<string>).has(a))
+      : sdp;
+    try {
+      await this.#pc.setRemoteDescription({ type, sdp: clean });
+    } catch (err) {
+      throw new TubesError(ErrorCode.WEBRTC, `Failed to set remote description: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+  }
+
+  /** Adds a remote candidate line. `''` marks the end of candidates. */
+  async addIceCandidate(candidate: string): Promise<void> {
+    if (candidate === '') return;
+    const line = candidate.startsWith('a=') ? candidate.slice(2) : candidate;
+    if (this.#allowed) {
+      const address = candidateAddress(line);
+      if (address === undefined || !this.#allowed.has(address)) return;
+    }
+    await this.#pc.addIceCandidate({ candidate: line, sdpMid: '0', sdpMLineIndex: 0 });
+  }
+
+  /** The current local SDP (with `a=candidate` lines once gathering is complete). */
+  localSdp(): string {
+    const sdp = this.#pc.localDescription?.sdp ?? '';
+    return this.#allowed ? filterSdpCandidates(sdp, (a) => (this.#allowed as Set<string>).has(a)) : sdp;
+  }
+
+  /** Resolves when ICE gathering is complete; rejects after `timeoutMs`. */
+  waitGatheringComplete(timeoutMs: number, what: string): Promise<void> {
+    if (this.#pc.iceGatheringState === 'complete') return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        sub.unSubscribe();
+        reject(new TubesError(ErrorCode.TIMEOUT, `ICE gathering timeout for ${what}`));
+      }, timeoutMs);
+      const sub = this.#pc.iceGatheringStateChange.subscribe((s) => {
+        if (s === 'complete') {
+          clearTimeout(timer);
+          sub.unSubscribe();
+          resolve();
+        }
+      });
+    });
+  }
+
+  /** RTT of the selected candidate pair in ms, when werift knows it. */
+  async stats(): Promise<{ rttMs: number | undefined; bytesSent: number; bytesReceived: number }> {
+    let rttMs: number | undefined;
+    let bytesSent = 0;
+    let bytesReceived = 0;
+    try {
+      const report = await this.#pc.getStats();
+      for (const s of report.values() as Iterable<Record<string, unknown>>) {
+        if (
+          s['type'] === 'candidate-pair' &&
+          s['nominated'] &&
+          typeof s['currentRoundTripTime'] === 'number'
+        ) {
+          rttMs = (s['currentRoundTripTime'] as number) * 1000;
+        }
+        if (s['type'] === 'transport') {
+          bytesSent += Number(s['bytesSent'] ?? 0);
+          bytesReceived += Number(s['bytesReceived'] ?? 0);
+        }
+      }
+    } catch {
+      // stats are best effort
+    }
+    return { rttMs, bytesSent, bytesReceived };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#pc.close();
+    } catch {
+      // already torn down
+    }
+  }
+}

@@ -1,0 +1,177 @@
+/** Two real werift tubes in this process, joined over loopback, for end-to-end tests. */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import {
+  type CreateTubeResult,
+  type Signal,
+  TubeRegistry,
+  type TubeRegistryOptions,
+} from '../../src/index.ts';
+
+export const LOOPBACK: TubeRegistryOptions = {
+  hostAddresses: ['127.0.0.1'],
+  hostAddressesOnly: true,
+  ipv6: false,
+};
+
+export interface TubePair {
+  server: TubeRegistry;
+  client: TubeRegistry;
+  serverTube: string;
+  clientTube: string;
+  listenAddr: string | undefined;
+  serverSignals: Signal[];
+  clientSignals: Signal[];
+  close(): Promise<void>;
+}
+
+export interface PairOptions {
+  serverSettings?: Record<string, unknown>;
+  clientSettings: Record<string, unknown>;
+  conversationId?: string;
+  trickleIce?: boolean;
+  registry?: TubeRegistryOptions;
+  serverRegistry?: TubeRegistryOptions;
+  clientRegistry?: TubeRegistryOptions;
+}
+
+export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export async function tubePair(opts: PairOptions): Promise<TubePair> {
+  const server = new TubeRegistry({ ...LOOPBACK, ...opts.registry, ...opts.serverRegistry });
+  const client = new TubeRegistry({ ...LOOPBACK, ...opts.registry, ...opts.clientRegistry });
+  const trickle = opts.trickleIce ?? true;
+  const conversationId = opts.conversationId ?? 'conv-1';
+  const serverSignals: Signal[] = [];
+  const clientSignals: Signal[] = [];
+  let clientTube: string | undefined;
+  const early: string[] = [];
+  const s: CreateTubeResult = await server.createTube({
+    conversationId,
+    settings: opts.serverSettings ?? { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0' },
+    trickleIce: trickle,
+    onSignal: (sig) => {
+      serverSignals.push(sig);
+      if (sig.kind !== 'icecandidate') return;
+      if (clientTube) void client.addIceCandidate(clientTube, sig.data);
+      else early.push(sig.data);
+    },
+  });
+  const c = await client.createTube({
+    conversationId,
+    settings: opts.clientSettings,
+    trickleIce: trickle,
+    offer: s.offer as string,
+    onSignal: (sig) => {
+      clientSignals.push(sig);
+      if (sig.kind === 'icecandidate') void server.addIceCandidate(s.tubeId, sig.data);
+    },
+  });
+  clientTube = c.tubeId;
+  for (const cand of early) await client.addIceCandidate(c.tubeId, cand);
+  await server.setRemoteDescription(s.tubeId, c.answer as string, true);
+  await waitFor(
+    () =>
+      server.tubeFound(s.tubeId) &&
+      server.getTubeStatus(s.tubeId) === 'ready' &&
+      client.tubeFound(c.tubeId) &&
+      client.getTubeStatus(c.tubeId) === 'ready',
+    15_000,
+    'both tubes ready',
+  );
+  return {
+    server,
+    client,
+    serverTube: s.tubeId,
+    clientTube: c.tubeId,
+    listenAddr: s.actualLocalListenAddr,
+    serverSignals,
+    clientSignals,
+    close: async () => {
+      await Promise.all([server.cleanupAll(), client.cleanupAll()]);
+    },
+  };
+}
+
+/** A TCP echo server on 127.0.0.1:0 that tracks its sockets so tests can close everything. */
+export async function echoServer(): Promise<{
+  port: number;
+  close(): Promise<void>;
+  sockets: Set<net.Socket>;
+}> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.pipe(socket);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    sockets,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+}
+
+export function connect(addr: string): Promise<net.Socket> {
+  const { host, port } = splitHostPort(addr);
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host, port, allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+/**
+ * Sends `bytes` of deterministic pseudo-random data through `socket` (then half-closes) while reading
+ * everything that comes back; resolves with the sha256 of both.
+ */
+export async function pumpAndCollect(
+  socket: net.Socket,
+  bytes: number,
+  seed = 1,
+): Promise<{ sentHash: string; receivedHash: string; received: number }> {
+  const sent = createHash('sha256');
+  const got = createHash('sha256');
+  let received = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    socket.on('data', (d: Buffer) => {
+      got.update(d);
+      received += d.length;
+    });
+    socket.on('end', () => resolve());
+    socket.on('error', reject);
+  });
+  let x = seed >>> 0 || 1;
+  const chunkSize = 64 * 1024;
+  for (let off = 0; off < bytes; off += chunkSize) {
+    const n = Math.min(chunkSize, bytes - off);
+    const chunk = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i += 4) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      chunk.writeUInt32LE(x >>> 0, Math.min(i, n - 4));
+    }
+    sent.update(chunk);
+    if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+  }
+  socket.end();
+  await done;
+  return { sentHash: sent.digest('hex'), receivedHash: got.digest('hex'), received };
+}
