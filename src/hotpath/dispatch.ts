@@ -1,17 +1,165 @@
+/**
+ * Engine selection. `TUBES_HOTPATH=auto|js|wasm|wasm-simd` (default auto) sets the default; an explicit
+ * `engine` option wins. A Wasm engine that fails to load falls back to the next one (wasm-simd → wasm →
+ * js) with a one-time process warning, and `engine()` / `engineInfo()` tell what runs.
+ * `auto` picks JS or the best Wasm engine per call by input size (thresholds measured by
+ * bench/hotpath.ts, see docs/PERFORMANCE.md).
+ */
 import type { EngineChoice, EngineName } from './constants.ts';
+import { checkFrameArgs, encodeFrameJs } from './frame-codec.ts';
 import { countCodePointsJs, jsFrameWalker } from './js.ts';
+import { tryLoad, type WasmEngine, type WasmEngineName } from './loader.ts';
 import type { FrameWalker } from './walker.ts';
+import { countCodePointsWasm, encodeFrameWasm, makeWasmFrameWalker } from './wasm.ts';
 
-/** The engine that runs (best available, or forced by TUBES_HOTPATH). */
+/** Measured crossover points for `auto` (bench/hotpath.ts; docs/PERFORMANCE.md "Hot paths"). */
+export const AUTO_THRESHOLDS = {
+  /** countCodePoints: JS below this many bytes (the copy into Wasm memory plus the call cost more). */
+  countCodePointsWasmMinBytes: 256,
+  /** Guacamole scan of bytes already in Wasm memory (reserve/commit): JS below this many bytes. */
+  guacInWasmMinBytes: 128,
+  /** Guacamole scan of a pushed chunk (needs a copy into Wasm memory): JS below this many bytes. */
+  guacPushWasmMinBytes: 1024,
+};
+
+const CHOICES: readonly EngineChoice[] = ['auto', 'js', 'wasm', 'wasm-simd'];
+
+export interface EngineInfo {
+  /** Default choice (TUBES_HOTPATH, else auto). */
+  requested: EngineChoice;
+  /** Best engine in use for large inputs under the default choice. */
+  engine: EngineName;
+  /** Per Wasm engine: true if loaded, else the load error message (only engines tried so far). */
+  wasm: Partial<Record<WasmEngineName, true | string>>;
+}
+
+let requested: EngineChoice | undefined;
+const loaded = new Map<WasmEngineName, WasmEngine | Error>();
+const walkers = new Map<WasmEngineName, FrameWalker>();
+let failForTests: readonly WasmEngineName[] = [];
+
+function readEnv(): EngineChoice {
+  const raw = (process.env['TUBES_HOTPATH'] ?? '').trim().toLowerCase();
+  if (raw === '') return 'auto';
+  if ((CHOICES as readonly string[]).includes(raw)) return raw as EngineChoice;
+  process.emitWarning(`TUBES_HOTPATH=${raw} is not one of ${CHOICES.join(', ')}; using auto`, {
+    code: 'TUBES_HOTPATH_INVALID',
+  });
+  return 'auto';
+}
+
+export function requestedEngine(): EngineChoice {
+  requested ??= readEnv();
+  return requested;
+}
+
+/** The loaded Wasm engine of that name, or undefined (with a one-time warning) if it cannot load. */
+export function wasmEngine(name: WasmEngineName): WasmEngine | undefined {
+  let e = loaded.get(name);
+  if (e === undefined) {
+    e = failForTests.includes(name) ? new Error('load failure simulated by a test') : tryLoad(name);
+    loaded.set(name, e);
+    if (e instanceof Error) {
+      process.emitWarning(`webrtc-tubes: ${name} hot-path engine unavailable (${e.message}); falling back`, {
+        code: 'TUBES_HOTPATH_FALLBACK',
+      });
+    }
+  }
+  return e instanceof Error ? undefined : e;
+}
+
+/** Best engine not above `choice` that loads: wasm-simd → wasm → js. */
+export function resolveEngine(choice: EngineChoice | undefined): {
+  auto: boolean;
+  wasm: WasmEngine | undefined;
+} {
+  const c = choice ?? requestedEngine();
+  if (c === 'js') return { auto: false, wasm: undefined };
+  const wasm = (c !== 'wasm' ? wasmEngine('wasm-simd') : undefined) ?? wasmEngine('wasm');
+  return { auto: c === 'auto', wasm };
+}
+
+/** The engine that runs under the default choice (for large inputs when auto). */
 export function engine(): EngineName {
-  return 'js';
+  return resolveEngine(undefined).wasm?.name ?? 'js';
 }
 
-export function chooseFrameWalker(_choice: EngineChoice | undefined): FrameWalker {
-  return jsFrameWalker;
+export function engineInfo(): EngineInfo {
+  const current = engine();
+  const wasm: EngineInfo['wasm'] = {};
+  for (const [name, e] of loaded) wasm[name] = e instanceof Error ? e.message : true;
+  return { requested: requestedEngine(), engine: current, wasm };
 }
 
-/** Number of Unicode code points in `utf8` (counts non-continuation bytes; input assumed valid UTF-8). */
+/** Test hook: forget loaded engines and the env choice; optionally make some engines fail to load. */
+export function resetEnginesForTests(options: { fail?: readonly WasmEngineName[] } = {}): void {
+  requested = undefined;
+  loaded.clear();
+  walkers.clear();
+  failForTests = options.fail ?? [];
+  cachedDefault = undefined;
+}
+
+function walkerFor(e: WasmEngine): FrameWalker {
+  let w = walkers.get(e.name);
+  if (w === undefined) {
+    w = makeWasmFrameWalker(e);
+    walkers.set(e.name, w);
+  }
+  return w;
+}
+
+/**
+ * Frame walker for a decoder. Auto uses the JS walker: frames arrive in JS buffers, and copying them
+ * into Wasm memory costs more than walking the headers (measured, docs/PERFORMANCE.md).
+ */
+export function chooseFrameWalker(choice: EngineChoice | undefined): FrameWalker {
+  const { auto, wasm } = resolveEngine(choice);
+  if (auto || wasm === undefined) return jsFrameWalker;
+  return walkerFor(wasm);
+}
+
+let cachedDefault: { auto: boolean; wasm: WasmEngine | undefined } | undefined;
+function defaultEngine() {
+  cachedDefault ??= resolveEngine(undefined);
+  return cachedDefault;
+}
+
+/** Number of Unicode code points in `utf8` (counts non-continuation bytes; the input is assumed valid). */
 export function countCodePoints(utf8: Uint8Array): number {
-  return countCodePointsJs(utf8, 0, utf8.length);
+  const { auto, wasm } = defaultEngine();
+  if (wasm === undefined || (auto && utf8.length < AUTO_THRESHOLDS.countCodePointsWasmMinBytes)) {
+    return countCodePointsJs(utf8, 0, utf8.length);
+  }
+  return countCodePointsWasm(wasm, utf8);
+}
+
+/** countCodePoints on a named engine (benchmarks and parity tests). */
+export function countCodePointsWith(choice: EngineChoice, utf8: Uint8Array): number {
+  const { auto, wasm } = resolveEngine(choice);
+  if (wasm === undefined || (auto && utf8.length < AUTO_THRESHOLDS.countCodePointsWasmMinBytes)) {
+    return countCodePointsJs(utf8, 0, utf8.length);
+  }
+  return countCodePointsWasm(wasm, utf8);
+}
+
+/** Encodes one frame into a fresh Buffer. Auto always uses JS (one copy instead of two). */
+export function encodeFrame(connNo: number, payload: Uint8Array, timestampMs: number = Date.now()): Buffer {
+  const ts = checkFrameArgs(connNo, payload, timestampMs);
+  const { auto, wasm } = defaultEngine();
+  if (wasm === undefined || auto) return encodeFrameJs(connNo, payload, ts);
+  return encodeFrameWasm(wasm, connNo, payload, ts);
+}
+
+/** encodeFrame on a named engine (benchmarks and parity tests). */
+export function encodeFrameWith(
+  choice: EngineChoice,
+  connNo: number,
+  payload: Uint8Array,
+  timestampMs: number = Date.now(),
+): Buffer {
+  const ts = checkFrameArgs(connNo, payload, timestampMs);
+  const { auto, wasm } = resolveEngine(choice);
+  if (wasm === undefined || auto) return encodeFrameJs(connNo, payload, ts);
+  return encodeFrameWasm(wasm, connNo, payload, ts);
 }

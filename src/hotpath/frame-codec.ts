@@ -75,11 +75,15 @@ export function encodeFrameInto(
   return total;
 }
 
-/** Encodes one frame into a fresh Buffer the caller owns. */
-export function encodeFrame(connNo: number, payload: Uint8Array, timestampMs: number = Date.now()): Buffer {
+/** Validates encodeFrame arguments; returns the integral timestamp. */
+export function checkFrameArgs(connNo: number, payload: Uint8Array, timestampMs: number): number {
   checkU32(connNo, 'connNo');
   checkU32(payload.length, 'payload length');
-  const ts = checkTimestamp(timestampMs);
+  return checkTimestamp(timestampMs);
+}
+
+/** JS encoder: one frame into a fresh Buffer the caller owns (arguments already validated). */
+export function encodeFrameJs(connNo: number, payload: Uint8Array, ts: number): Buffer {
   const out = Buffer.allocUnsafe(payload.length + FRAME_OVERHEAD);
   writeFrameHeader(out, 0, connNo, ts, payload.length);
   copyPayload(out, FRAME_HEADER_SIZE, payload);

@@ -10,6 +10,13 @@ export {
   FRAME_OVERHEAD,
   FRAME_TERMINATOR,
 } from './constants.ts';
-export { countCodePoints, engine } from './dispatch.ts';
-export { encodeFrame, encodeFrameInto } from './frame-codec.ts';
+export {
+  AUTO_THRESHOLDS,
+  countCodePoints,
+  type EngineInfo,
+  encodeFrame,
+  engine,
+  engineInfo,
+} from './dispatch.ts';
+export { encodeFrameInto } from './frame-codec.ts';
 export { type Frame, FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';
