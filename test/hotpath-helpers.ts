@@ -48,11 +48,23 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** One side ('S' = guacd output, 'C' = client input) of a recorded guacd sample, as wire bytes. */
+/**
+ * One side ('S' = guacd output, 'C' = client input) of a recorded guacd sample, as wire bytes. The
+ * recording abbreviates long base64 values as `<len>.<first bytes>…`; those are restored to their
+ * declared length with base64 filler ('A') so the stream is well-formed with guacd's real lengths.
+ */
 export function guacdSample(file: string, side: 'S' | 'C'): Buffer {
   const text = readFileSync(new URL(`./fixtures/${file}`, import.meta.url), 'utf8');
   const lines = text.split('\n').filter((l) => l.startsWith(`${side}> `));
-  return Buffer.from(lines.map((l) => l.slice(3)).join(''), 'utf8');
+  const restored = lines.map((l) =>
+    l
+      .slice(3)
+      .replace(
+        /(\d+)\.([A-Za-z0-9+/=]*)…/g,
+        (_m, n: string, v: string) => `${n}.${v.padEnd(Number(n), 'A')}`,
+      ),
+  );
+  return Buffer.from(restored.join(''), 'utf8');
 }
 
 /** Engines to run behavioural suites against (all three; unavailable ones are reported by the suite). */

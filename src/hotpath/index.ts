@@ -20,3 +20,5 @@ export {
 } from './dispatch.ts';
 export { encodeFrameInto } from './frame-codec.ts';
 export { type Frame, FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';
+export { encodeInstruction, encodeInstructionBytes, stringCodePoints } from './guac-encode.ts';
+export { GuacamoleBatch, GuacamoleScanner, type GuacamoleScannerOptions } from './guacamole.ts';

@@ -1,0 +1,481 @@
+/**
+ * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points)
+ * and the instruction encoder.
+ */
+import { ErrorCode, TubesError } from '../errors.ts';
+import {
+  DEFAULT_MAX_INSTRUCTION_BYTES,
+  type EngineChoice,
+  type EngineName,
+  GUAC_MAX_ELEMENT_CODE_POINTS,
+  GUAC_MAX_ELEMENTS,
+} from './constants.ts';
+import { AUTO_THRESHOLDS, resolveEngine } from './dispatch.ts';
+import {
+  ELEMENT_SLOTS,
+  GUAC_ELEMENT_TOO_LARGE,
+  GUAC_FULL,
+  GUAC_INSTRUCTION_TOO_LARGE,
+  GUAC_INVALID_UTF8,
+  GUAC_TOO_MANY_ELEMENTS,
+  H_CONSUMED,
+  H_ELEMENTS,
+  H_ERROR_AT,
+  H_HINT,
+  H_INSTRUCTIONS,
+  HEADER_SLOTS,
+  INSTRUCTION_SLOTS,
+  scanInstructionsJs,
+} from './js.ts';
+import type { WasmEngine } from './loader.ts';
+
+export interface GuacamoleScannerOptions {
+  /** Engine; default `auto` (or env TUBES_HOTPATH). */
+  engine?: EngineChoice;
+  /** Reject invalid UTF-8 (default true). When false, code points are counted as non-continuation bytes. */
+  strict?: boolean;
+  /** Largest accepted instruction in bytes (default 16 MiB); a longer one is a TUBES_ERR_GUAC_TOO_LARGE. */
+  maxInstructionBytes?: number;
+}
+
+const utf8Decoder = new TextDecoder('utf-8');
+const EMPTY = new Uint8Array(0);
+const INITIAL_DATA_BYTES = 4096;
+const DEFAULT_RESERVE_BYTES = 64 * 1024;
+const INITIAL_INSTRUCTIONS = 32;
+/** Element capacity: one instruction of 128 elements always fits. */
+const INITIAL_ELEMENTS = 2 * GUAC_MAX_ELEMENTS;
+
+/** Decodes b[s..e) as UTF-8 (short ASCII without TextDecoder). */
+function text(b: Uint8Array, s: number, e: number): string {
+  if (e - s <= 16) {
+    let out = '';
+    for (let i = s; i < e; i++) {
+      const c = b[i]!;
+      if (c >= 0x80) return utf8Decoder.decode(b.subarray(s, e));
+      out += String.fromCharCode(c);
+    }
+    return out;
+  }
+  return utf8Decoder.decode(b.subarray(s, e));
+}
+
+/**
+ * The complete instructions found by one `push()` / `commit()`. The object and its `data` view are reused
+ * and overwritten by the scanner's next push/commit/reserve: copy what must outlive that (encoding a frame
+ * copies). Offsets are relative to `data`.
+ */
+export class GuacamoleBatch {
+  /** The scanned bytes; the complete instructions are `data.subarray(0, byteLength)`. */
+  data: Uint8Array = EMPTY;
+  /** Number of complete instructions. */
+  count = 0;
+  /** Bytes of all complete instructions (contiguous from offset 0). */
+  byteLength = 0;
+  /** Set when the stream is malformed; the instructions before the error are still reported. */
+  error: TubesError | undefined;
+  #ins: Uint32Array = new Uint32Array(HEADER_SLOTS);
+  #insBase = HEADER_SLOTS;
+  #els: Uint32Array = new Uint32Array(0);
+  #elsBase = 0;
+
+  /** @internal */
+  set(
+    data: Uint8Array,
+    count: number,
+    byteLength: number,
+    ins: Uint32Array,
+    insBase: number,
+    els: Uint32Array,
+    elsBase: number,
+    error: TubesError | undefined,
+  ): this {
+    this.data = data;
+    this.count = count;
+    this.byteLength = byteLength;
+    this.#ins = ins;
+    this.#insBase = insBase;
+    this.#els = els;
+    this.#elsBase = elsBase;
+    this.error = error;
+    return this;
+  }
+
+  /** All complete instructions as one view (e.g. a frame payload). */
+  get bytes(): Uint8Array {
+    return this.data.subarray(0, this.byteLength);
+  }
+  /** Byte offset where instruction i starts. */
+  start(i: number): number {
+    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS]!;
+  }
+  /** Byte offset just after instruction i's `;`. */
+  end(i: number): number {
+    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 1]!;
+  }
+  /** Number of elements of instruction i (opcode included). */
+  elementCount(i: number): number {
+    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 3]!;
+  }
+  /** Byte offset of the value of element j of instruction i (j = 0 is the opcode). */
+  elementStart(i: number, j: number): number {
+    const first = this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 2]!;
+    return this.#els[this.#elsBase + (first + j) * ELEMENT_SLOTS]!;
+  }
+  /** Byte length of the value of element j of instruction i. */
+  elementByteLength(i: number, j: number): number {
+    const first = this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 2]!;
+    return this.#els[this.#elsBase + (first + j) * ELEMENT_SLOTS + 1]!;
+  }
+  /** Instruction i's bytes (a view). */
+  instruction(i: number): Uint8Array {
+    return this.data.subarray(this.start(i), this.end(i));
+  }
+  /** Element j of instruction i, decoded. */
+  element(i: number, j: number): string {
+    const s = this.elementStart(i, j);
+    return text(this.data, s, s + this.elementByteLength(i, j));
+  }
+  /** Opcode of instruction i. */
+  opcode(i: number): string {
+    return this.element(i, 0);
+  }
+  /** True if instruction i's opcode equals the ASCII `name` (no string allocation). */
+  opcodeIs(i: number, name: string): boolean {
+    const s = this.elementStart(i, 0);
+    const n = this.elementByteLength(i, 0);
+    if (n !== name.length) return false;
+    for (let k = 0; k < n; k++) if (this.data[s + k] !== name.charCodeAt(k)) return false;
+    return true;
+  }
+  /** Arguments (elements after the opcode) of instruction i, decoded. */
+  args(i: number): string[] {
+    const n = this.elementCount(i);
+    const out: string[] = new Array(n - 1);
+    for (let j = 1; j < n; j++) out[j - 1] = this.element(i, j);
+    return out;
+  }
+}
+
+interface WasmRegions {
+  e: WasmEngine;
+  data: number;
+  dataSize: number;
+  out: number;
+  outSize: number;
+  elems: number;
+  elemsSize: number;
+}
+
+const regionRegistry = new FinalizationRegistry<WasmRegions>((r) => freeRegions(r));
+
+function freeRegions(r: WasmRegions): void {
+  if (r.dataSize > 0) r.e.free(r.data, r.dataSize);
+  if (r.outSize > 0) r.e.free(r.out, r.outSize);
+  if (r.elemsSize > 0) r.e.free(r.elems, r.elemsSize);
+  r.dataSize = r.outSize = r.elemsSize = 0;
+}
+
+/**
+ * Finds complete Guacamole instructions in UTF-8 bytes arriving in arbitrary chunks (split anywhere, also
+ * inside a multi-byte character). Validates every element's declared code-point length, UTF-8 (strict
+ * mode), digits (at most 7), element count (at most 128), element length (at most 8 Mi code points) and
+ * instruction size; a violation is reported once as a `TubesError` (TUBES_ERR_GUAC_MALFORMED,
+ * TUBES_ERR_GUAC_INVALID_UTF8, TUBES_ERR_GUAC_TOO_LARGE) and the scanner stays failed until reset().
+ *
+ * Bytes can be pushed (`push(chunk)`, copied only when an instruction spans chunks or the Wasm engine
+ * scans), or written straight into the scanner's buffer: `reserve(n)` returns a writable view (inside Wasm
+ * memory for the Wasm engines, e.g. for `net.Socket` `onread.buffer`), then `commit(bytesWritten)`.
+ */
+export class GuacamoleScanner {
+  readonly #strict: boolean;
+  readonly #maxBytes: number;
+  readonly #auto: boolean;
+  readonly #wasm: WasmEngine | undefined;
+  readonly #regions: WasmRegions | undefined;
+  readonly #batch = new GuacamoleBatch();
+  /** JS storage (when no Wasm engine): the buffer, data in [#start, #end). */
+  #buf: Uint8Array = EMPTY;
+  #start = 0;
+  #end = 0;
+  /** No rescan can progress before this many bytes are buffered (from #start). */
+  #need = 0;
+  /** Stream offset of #start (for error messages). */
+  #streamPos = 0;
+  #failure: TubesError | undefined;
+  /** JS kernel result arrays (grown on demand). */
+  #jsOut = new Uint32Array(HEADER_SLOTS + INITIAL_INSTRUCTIONS * INSTRUCTION_SLOTS);
+  #jsElems = new Uint32Array(INITIAL_ELEMENTS * ELEMENT_SLOTS);
+
+  constructor(options: GuacamoleScannerOptions = {}) {
+    this.#strict = options.strict ?? true;
+    const max = options.maxInstructionBytes ?? DEFAULT_MAX_INSTRUCTION_BYTES;
+    if (!Number.isInteger(max) || max < 3 || max > 0x7fff_ffff) {
+      throw new TubesError(
+        ErrorCode.BAD_ARGUMENT,
+        `maxInstructionBytes must be an integer in 3..2^31-1, got ${max}`,
+      );
+    }
+    this.#maxBytes = max;
+    const { auto, wasm } = resolveEngine(options.engine);
+    this.#auto = auto;
+    this.#wasm = wasm;
+    if (wasm !== undefined) {
+      // regions are allocated on first use (many scanners may exist; most stay small)
+      this.#regions = { e: wasm, data: 0, dataSize: 0, out: 0, outSize: 0, elems: 0, elemsSize: 0 };
+      regionRegistry.register(this, this.#regions, this);
+    }
+  }
+
+  /** Engine holding the buffer and scanning large inputs. */
+  get engine(): EngineName {
+    return this.#wasm?.name ?? 'js';
+  }
+
+  /** Bytes of an incomplete instruction held for the next push. */
+  get bufferedBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  /** The error that stopped this scanner, if any. */
+  get failure(): TubesError | undefined {
+    return this.#failure;
+  }
+
+  /** Forgets buffered bytes and a failure. */
+  reset(): void {
+    this.#start = this.#end = 0;
+    this.#need = 0;
+    this.#streamPos = 0;
+    this.#failure = undefined;
+  }
+
+  /** Returns Wasm memory now instead of at garbage collection. The scanner must not be used afterwards. */
+  dispose(): void {
+    if (this.#regions !== undefined) {
+      regionRegistry.unregister(this);
+      freeRegions(this.#regions);
+    }
+    this.#buf = EMPTY;
+  }
+
+  /** Scans `chunk` (after any buffered incomplete instruction). */
+  push(chunk: Uint8Array): GuacamoleBatch {
+    if (this.#failure !== undefined) return this.#failed();
+    const n = chunk.length;
+    if (
+      this.#end === this.#start &&
+      (this.#wasm === undefined || (this.#auto && n < AUTO_THRESHOLDS.guacPushWasmMinBytes))
+    ) {
+      // nothing buffered: scan the caller's chunk in place and keep only the incomplete tail
+      this.#start = this.#end = 0;
+      const batch = this.#scanJs(chunk, 0, n);
+      this.#start = this.#end = 0;
+      if (this.#failure === undefined) {
+        const rest = n - batch.byteLength;
+        if (rest > 0) {
+          this.#ensure(rest);
+          this.#storage().set(chunk.subarray(batch.byteLength), this.#base() + this.#end);
+          this.#end += rest;
+        }
+      }
+      return batch;
+    }
+    this.#ensure(n);
+    this.#storage().set(chunk, this.#base() + this.#end);
+    this.#end += n;
+    return this.#scanBuffered();
+  }
+
+  /**
+   * A writable view of at least `minBytes` where the next bytes should land (inside Wasm memory for the
+   * Wasm engines); pass the number written to commit(). Invalidates the previous batch.
+   */
+  reserve(minBytes = DEFAULT_RESERVE_BYTES): Uint8Array {
+    this.#ensure(minBytes);
+    const base = this.#base();
+    return this.#storage().subarray(base + this.#end, base + this.#capacity());
+  }
+
+  /** Scans the `bytesWritten` bytes written into the last reserve() view. */
+  commit(bytesWritten: number): GuacamoleBatch {
+    if (!Number.isInteger(bytesWritten) || bytesWritten < 0 || this.#end + bytesWritten > this.#capacity()) {
+      throw new TubesError(ErrorCode.BAD_ARGUMENT, `commit(${bytesWritten}) exceeds the reserved space`);
+    }
+    if (this.#failure !== undefined) return this.#failed();
+    this.#end += bytesWritten;
+    return this.#scanBuffered();
+  }
+
+  #failed(): GuacamoleBatch {
+    this.#start = this.#end = 0;
+    return this.#batch.set(EMPTY, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, this.#failure);
+  }
+
+  #storage(): Uint8Array {
+    return this.#wasm === undefined ? this.#buf : this.#wasm.u8;
+  }
+  #base(): number {
+    return this.#regions === undefined ? 0 : this.#regions.data;
+  }
+  #capacity(): number {
+    return this.#regions === undefined ? this.#buf.length : this.#regions.dataSize;
+  }
+
+  /** Room for `n` more bytes after #end: compact, or grow the buffer. */
+  #ensure(n: number): void {
+    const used = this.#end - this.#start;
+    const cap = this.#capacity();
+    if (this.#end + n <= cap) return;
+    const base = this.#base();
+    if (used + n <= cap) {
+      this.#storage().copyWithin(base, base + this.#start, base + this.#end);
+    } else {
+      let size = Math.max(cap * 2, INITIAL_DATA_BYTES);
+      while (size < used + n) size *= 2;
+      const r = this.#regions;
+      if (r === undefined) {
+        const next = Buffer.allocUnsafe(size);
+        next.set(this.#buf.subarray(this.#start, this.#end), 0);
+        this.#buf = next;
+      } else {
+        const ptr = r.e.alloc(size);
+        if (used > 0) r.e.u8.copyWithin(ptr, r.data + this.#start, r.data + this.#end);
+        if (r.dataSize > 0) r.e.free(r.data, r.dataSize);
+        r.data = ptr;
+        r.dataSize = size;
+      }
+    }
+    this.#start = 0;
+    this.#end = used;
+  }
+
+  #scanBuffered(): GuacamoleBatch {
+    const len = this.#end - this.#start;
+    const base = this.#base();
+    if (len < this.#need) {
+      return this.#batch.set(EMPTY, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, undefined);
+    }
+    if (this.#wasm === undefined || (this.#auto && len < AUTO_THRESHOLDS.guacInWasmMinBytes)) {
+      return this.#scanJs(this.#storage(), base + this.#start, base + this.#end);
+    }
+    return this.#scanWasm(this.#wasm, base + this.#start, len);
+  }
+
+  /** JS kernel over b[s..e); advances #start past the complete instructions. */
+  #scanJs(b: Uint8Array, s: number, e: number): GuacamoleBatch {
+    for (;;) {
+      const out = this.#jsOut;
+      const els = this.#jsElems;
+      const maxInstr = (out.length - HEADER_SLOTS) / INSTRUCTION_SLOTS;
+      const maxElems = els.length / ELEMENT_SLOTS;
+      const status = scanInstructionsJs(b, s, e, out, maxInstr, els, maxElems, this.#maxBytes, this.#strict);
+      if (status === GUAC_FULL) {
+        this.#jsOut = new Uint32Array(HEADER_SLOTS + maxInstr * 2 * INSTRUCTION_SLOTS);
+        if (out[H_ELEMENTS]! + GUAC_MAX_ELEMENTS > maxElems) this.#jsElems = new Uint32Array(els.length * 2);
+        continue; // rescan with room for every instruction: one batch per push
+      }
+      return this.#finish(b.subarray(s, e), status, out, out, els, 0);
+    }
+  }
+
+  #scanWasm(w: WasmEngine, ptr: number, len: number): GuacamoleBatch {
+    const r = this.#regions!;
+    if (r.outSize === 0) {
+      r.outSize = (HEADER_SLOTS + INITIAL_INSTRUCTIONS * INSTRUCTION_SLOTS) * 4;
+      r.out = w.alloc(r.outSize);
+      r.elemsSize = INITIAL_ELEMENTS * ELEMENT_SLOTS * 4;
+      r.elems = w.alloc(r.elemsSize);
+    }
+    for (;;) {
+      const maxInstr = (r.outSize / 4 - HEADER_SLOTS) / INSTRUCTION_SLOTS;
+      const maxElems = r.elemsSize / 4 / ELEMENT_SLOTS;
+      const status = w.x.scanInstructions(
+        ptr,
+        len,
+        r.out,
+        maxInstr,
+        r.elems,
+        maxElems,
+        this.#maxBytes,
+        this.#strict ? 1 : 0,
+      );
+      const u32 = w.u32;
+      if (status === GUAC_FULL) {
+        const elemsFull = u32[(r.out >>> 2) + H_ELEMENTS]! + GUAC_MAX_ELEMENTS > maxElems;
+        w.free(r.out, r.outSize);
+        r.outSize *= 2;
+        r.out = w.alloc(r.outSize);
+        if (elemsFull) {
+          w.free(r.elems, r.elemsSize);
+          r.elemsSize *= 2;
+          r.elems = w.alloc(r.elemsSize);
+        }
+        continue;
+      }
+      const o = r.out >>> 2;
+      const header = u32.subarray(o, o + HEADER_SLOTS);
+      const data = w.u8.subarray(ptr, ptr + len);
+      return this.#finish(data, status, header, w.u32, w.u32, r.elems >>> 2, o);
+    }
+  }
+
+  /** Builds the batch from a kernel result and advances the stream state. */
+  #finish(
+    data: Uint8Array,
+    status: number,
+    header: Uint32Array,
+    ins: Uint32Array,
+    els: Uint32Array,
+    elsBase: number,
+    headerBase = 0,
+  ): GuacamoleBatch {
+    const count = header[H_INSTRUCTIONS]!;
+    const consumed = header[H_CONSUMED]!;
+    let error: TubesError | undefined;
+    if (status < 0) {
+      error = this.#error(status, data, header[H_ERROR_AT]!);
+      this.#failure = error;
+      this.#start = this.#end = 0;
+      this.#need = 0;
+    } else {
+      this.#start += consumed;
+      if (this.#start === this.#end) this.#start = this.#end = 0;
+      const hint = header[H_HINT]!;
+      this.#need = hint === 0 ? 0 : hint - consumed;
+    }
+    this.#streamPos += consumed;
+    return this.#batch.set(data, count, consumed, ins, headerBase + HEADER_SLOTS, els, elsBase, error);
+  }
+
+  #error(status: number, data: Uint8Array, at: number): TubesError {
+    const where = `at stream byte ${this.#streamPos + at}`;
+    switch (status) {
+      case GUAC_INVALID_UTF8:
+        return new TubesError(ErrorCode.GUAC_INVALID_UTF8, `Invalid UTF-8 in Guacamole instruction ${where}`);
+      case GUAC_ELEMENT_TOO_LARGE:
+        return new TubesError(
+          ErrorCode.GUAC_TOO_LARGE,
+          `Guacamole element length above ${GUAC_MAX_ELEMENT_CODE_POINTS} code points (or more than 7 digits) ${where}`,
+        );
+      case GUAC_TOO_MANY_ELEMENTS:
+        return new TubesError(
+          ErrorCode.GUAC_TOO_LARGE,
+          `Guacamole instruction with more than ${GUAC_MAX_ELEMENTS} elements ${where}`,
+        );
+      case GUAC_INSTRUCTION_TOO_LARGE:
+        return new TubesError(
+          ErrorCode.GUAC_TOO_LARGE,
+          `Guacamole instruction larger than ${this.#maxBytes} bytes starting ${where}`,
+        );
+      default: {
+        const got = data[at];
+        const shown = got === undefined ? 'end' : `0x${got.toString(16).padStart(2, '0')}`;
+        return new TubesError(
+          ErrorCode.GUAC_MALFORMED,
+          `Malformed Guacamole instruction: unexpected byte ${shown} ${where} (expected a digit, '.', ',' or ';')`,
+        );
+      }
+    }
+  }
+}
