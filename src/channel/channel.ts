@@ -11,6 +11,14 @@ import { TubesError } from '../errors.ts';
 import { encodeFrame, FrameDecoder } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
 import {
+  type ConnectionCloseMessage,
+  type ConnectionOpenMessage,
+  connectionCloseChannel,
+  connectionOpenChannel,
+  type FrameDiscardMessage,
+  frameDiscardChannel,
+} from '../metrics/diagnostics.ts';
+import {
   Capability,
   capabilityAnswerBody,
   capabilityProbeBody,
@@ -78,6 +86,8 @@ export interface ChannelOptions {
   /** No traffic from the peer for keepaliveTimeoutMs. */
   onPeerTimeout(): void;
   onOpen(): void;
+  /** The data channel itself closed (the peer closed it, or the transport died). */
+  onTransportClose(): void;
 }
 
 export interface LocalConnectionCallbacks {
@@ -146,7 +156,10 @@ export class Channel implements ConnectionHost {
       message: (data) => this.#message(data),
       drain: () => this.#drain(),
       open: () => this.#opened(),
-      close: () => this.#end('normal_exit', this.#closeReason),
+      close: () => {
+        this.#end('normal_exit', this.#closeReason);
+        this.#opts.onTransportClose();
+      },
     });
   }
 
@@ -178,6 +191,30 @@ export class Channel implements ConnectionHost {
 
   peerSupportsFlowControl(): boolean {
     return ((this.#peerCaps ?? 0) & Capability.FlowControl) !== 0;
+  }
+
+  #publishClose(
+    connNo: number,
+    reason: number,
+    message: string | undefined,
+    initiator: 'local' | 'remote',
+  ): void {
+    if (!connectionCloseChannel.hasSubscribers) return;
+    const msg: ConnectionCloseMessage = {
+      channelId: this.id,
+      connNo,
+      role: this.role,
+      reason,
+      message,
+      initiator,
+    };
+    connectionCloseChannel.publish(msg);
+  }
+
+  #publishOpen(connNo: number): void {
+    if (!connectionOpenChannel.hasSubscribers) return;
+    const msg: ConnectionOpenMessage = { channelId: this.id, connNo, role: this.role };
+    connectionOpenChannel.publish(msg);
   }
 
   // ---- sending -------------------------------------------------------------------------------------
@@ -244,6 +281,7 @@ export class Channel implements ConnectionHost {
     this.#connections.set(connNo, conn);
     if (callbacks) this.#callbacks.set(connNo, callbacks);
     this.#control(encodeOpenConnection(connNo, tail));
+    this.#publishOpen(connNo);
     conn.attach(
       socket,
       (this.#preOpen ? PauseReason.NotReady : 0) | (this.#congested ? PauseReason.Congested : 0),
@@ -264,6 +302,7 @@ export class Channel implements ConnectionHost {
     if (!this.#closeExchanged.has(conn.connNo)) {
       this.#closeExchanged.add(conn.connNo);
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
+      this.#publishClose(conn.connNo, reason, message, 'local');
     }
     conn.shutdown(reason === CloseConnectionReason.Error);
   }
@@ -304,6 +343,10 @@ export class Channel implements ConnectionHost {
     if (err) {
       this.#stats.framesDiscarded++;
       this.logger.warn({ code: err.code, err: err.message }, 'discarding corrupt frame stream');
+      if (frameDiscardChannel.hasSubscribers) {
+        const msg: FrameDiscardMessage = { channelId: this.id, code: err.code, message: err.message };
+        frameDiscardChannel.publish(msg);
+      }
     }
   }
 
@@ -454,6 +497,7 @@ export class Channel implements ConnectionHost {
           if (conn.state !== 'opening') return;
           conn.state = 'open';
           this.#control(encodeConnectionOpened(connNo));
+          this.#publishOpen(connNo);
         };
         if (socket.connecting) {
           socket.once('connect', ready);
@@ -479,6 +523,7 @@ export class Channel implements ConnectionHost {
     const conn = this.#connections.get(connNo);
     if (!conn) return;
     this.#closeExchanged.add(connNo);
+    this.#publishClose(connNo, reason, message, 'remote');
     const cb = this.#callbacks.get(connNo);
     this.#callbacks.delete(connNo);
     cb?.failed?.(reason, message);
@@ -540,10 +585,10 @@ export class Channel implements ConnectionHost {
     this.#end('normal_exit', this.#closeReason, true);
   }
 
-  /** Waits (≤ timeoutMs) until what was sent has left the data channel buffer. */
+  /** Waits (≤ timeoutMs) until what was sent is delivered (acknowledged by the peer's SCTP). */
   async flush(timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
-    while (this.#port.readyState === 'open' && this.#port.bufferedAmount > 0 && Date.now() < until) {
+    while (this.#port.readyState === 'open' && !this.#port.drained && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 10));
     }
   }

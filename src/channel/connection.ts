@@ -140,8 +140,8 @@ export class Connection {
   }
 
   /**
-   * Graceful teardown: flush what is pending, FIN, and destroy when the socket is finished or makes no
-   * progress for 10 s. Used for every close; `abort` destroys at once.
+   * Teardown: flush what is pending, FIN, then destroy once written (or when the reader makes no progress
+   * for 10 s). `abort` destroys at once.
    */
   shutdown(abort = false): void {
     if (this.state === 'closed') return;
@@ -158,15 +158,21 @@ export class Connection {
       return;
     }
     socket.end();
-    socket.resume(); // read (and drop) until the other side closes, so 'close' can happen
+    socket.resume(); // keep reading (and dropping) so the kernel never stalls the peer's FIN
     socket.removeAllListeners('data');
+    // Destroy as soon as everything pending is written; if the reader makes no progress, after STALL_LIMIT_MS.
+    if (socket.writableFinished) {
+      socket.destroy();
+      return;
+    }
+    socket.once('finish', () => socket.destroy());
     let last = socket.writableLength;
     let still = 0;
     this.#endTimer = setInterval(() => {
       const now = socket.writableLength;
       still = now < last ? 0 : still + STALL_CHECK_MS;
       last = now;
-      if (still >= STALL_LIMIT_MS || (socket.writableFinished && still >= STALL_CHECK_MS)) socket.destroy();
+      if (still >= STALL_LIMIT_MS) socket.destroy();
     }, STALL_CHECK_MS);
     this.#endTimer.unref();
   }

@@ -65,8 +65,12 @@ export function listen(
       resolve({
         server,
         actualAddress: formatAddress(host, bound.port),
+        // Stops accepting at once; connections already accepted are closed by their channel.
         close: () => {
-          closed ??= new Promise((done) => server.close(() => done()));
+          closed ??= new Promise((done) => {
+            server.close();
+            done();
+          });
           return closed;
         },
       });

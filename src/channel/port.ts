@@ -18,6 +18,8 @@ export interface DataChannelPort {
   /** Largest message the remote side accepts (SDP `a=max-message-size`); 0 = no limit advertised. */
   readonly maxMessageSize: number;
   bufferedAmountLowThreshold: number;
+  /** True when nothing sent is still buffered or unacknowledged (best effort; used before closing). */
+  readonly drained: boolean;
   /** Sends one message. The port keeps `data` until it is acknowledged: never reuse it. False if closed. */
   send(data: Uint8Array): boolean;
   setHandlers(handlers: DataChannelHandlers): void;

@@ -193,6 +193,7 @@ export class Tube {
         onOpen: () => this.#channelOpen(),
         onPeerTimeout: () => void this.close(CloseConnectionReason.Timeout),
         onEnd: (outcome, reason) => this.#channelEnded(port.label, outcome, reason),
+        onTransportClose: () => this.#transportClosed(port.label),
       }),
     };
     this.#channels.set(port.label, entry);
@@ -217,11 +218,14 @@ export class Tube {
       }),
       label,
     );
-    // A data channel that closed under us (peer went away) leaves nothing to carry: close the tube.
-    if (!this.#closing && entry && entry.port.readyState !== 'open') {
-      const anyOpen = [...this.#channels.values()].some((e) => e !== entry && e.port.readyState === 'open');
-      if (!anyOpen) void this.close(reason ?? CloseConnectionReason.ConnectionLost);
-    }
+  }
+
+  /** A data channel closed under us: when none is left open the tube has nothing to carry, so it closes. */
+  #transportClosed(label: string): void {
+    const entry = this.#channels.get(label);
+    if (this.#closing || !entry) return;
+    const anyOpen = [...this.#channels.values()].some((e) => e !== entry && e.port.readyState === 'open');
+    if (!anyOpen) void this.close(entry.channel.closeReason ?? CloseConnectionReason.ConnectionLost);
   }
 
   // ---- signalling -----------------------------------------------------------------------------------
@@ -351,9 +355,9 @@ export class Tube {
     }
     for (const e of entries) e.channel.close(reason);
     await Promise.all(entries.map((e) => e.listener?.close()));
-    await Promise.all(entries.map((e) => e.channel.flush(300)));
+    await Promise.all(entries.map((e) => e.channel.flush(800)));
     for (const e of entries) e.port.close();
-    await Promise.race([this.#peer.close(), new Promise((r) => setTimeout(r, 800).unref())]);
+    await Promise.race([this.#peer.close(), new Promise((r) => setTimeout(r, 400).unref())]);
     this.#pendingCandidates = [];
     this.#init.onClosed(this);
   }

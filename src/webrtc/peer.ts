@@ -6,6 +6,7 @@ import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelHandlers, DataChannelPort } from '../channel/port.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
+import { tuneUdpBuffers } from './tuning.ts';
 
 export interface IceServer {
   urls: string | string[];
@@ -24,6 +25,8 @@ export interface PeerOptions {
   portRange?: [number, number] | undefined;
   /** Advertised local max-message-size (werift default 65,536). */
   maxMessageSize?: number | undefined;
+  /** UDP socket send/receive buffer size (default 4 MiB; 0 leaves the kernel default). */
+  udpBufferBytes?: number | undefined;
 }
 
 export type PeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -89,6 +92,15 @@ class WeriftChannelPort implements DataChannelPort {
   get maxMessageSize(): number {
     const sctp = this.#pc.sctpTransport;
     return sctp ? sctp.remoteMaxMessageSize : 65536;
+  }
+
+  get drained(): boolean {
+    if (this.#dc.bufferedAmount > 0) return false;
+    // werift keeps unsent and unacknowledged chunks in the association; peek, tolerating other versions.
+    const assoc = (this.#pc.sctpTransport as unknown as { sctp?: Record<string, unknown> } | undefined)?.sctp;
+    const outbound = assoc?.['outboundQueue'];
+    const sent = assoc?.['sentQueue'];
+    return !(Array.isArray(outbound) && outbound.length > 0) && !(Array.isArray(sent) && sent.length > 0);
   }
 
   get bufferedAmountLowThreshold(): number {
@@ -167,10 +179,18 @@ export class Peer {
       }
       this.#emitCandidate(line);
     });
+    const udpBytes = options.udpBufferBytes ?? undefined;
+    const tune = (): void => {
+      if (udpBytes !== 0) tuneUdpBuffers(this.#pc, udpBytes);
+    };
     this.#pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') this.#emitCandidate('');
+      if (s === 'complete') {
+        tune();
+        this.#emitCandidate('');
+      }
     });
     this.#pc.connectionStateChange.subscribe((s) => {
+      if (s === 'connected') tune();
       if (!this.#closed || s === 'closed') this.#handlers.connectionState(s);
     });
     this.#pc.onDataChannel.subscribe((dc) => {
