@@ -6,7 +6,7 @@
  * exists the Connection holds them), so data never overtakes its OpenConnection while other connections
  * on the channel keep flowing.
  */
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { TubesError } from '../errors.ts';
 import { encodeFrame, FrameDecoder } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
@@ -41,7 +41,7 @@ import {
   encodeSendEof,
   parseControl,
 } from '../protocol/control.ts';
-import { Connection, type ConnectionHost, PauseReason } from './connection.ts';
+import { Connection, type ConnectionHost, type InboundFilter, PauseReason } from './connection.ts';
 import type { DataChannelPort } from './port.ts';
 
 export interface ChannelLimits {
@@ -67,8 +67,33 @@ export const DEFAULT_LIMITS: ChannelLimits = {
   keepaliveTimeoutMs: 30_000,
 };
 
-/** Client (gateway) side: turn an OpenConnection into a socket. Throw a TubesError-like error to refuse. */
-export type Opener = (conn: Connection, tail: Uint8Array) => Promise<Socket>;
+/** What a mode's opener may do for the connection it opens. */
+export interface OpenContext {
+  readonly channelId: string;
+  readonly logger: Logger;
+  /** Send a payload to the peer as one data frame of this connection (split only above max-message-size). */
+  send(payload: Uint8Array): void;
+  /** Close this connection with a reason (CloseConnection to the peer, socket torn down). */
+  close(reason: number, message?: string): void;
+  /** Record a channel-level close reason (critical reasons are kept over later non-critical ones). */
+  recordChannelReason(reason: number): void;
+  /** End the whole channel (e.g. the primary guacd connection ended). */
+  endChannel(reason?: number): void;
+  /** Emit a tube signal (e.g. `guacd_instruction`). */
+  signal(kind: 'guacd_instruction', data: string): void;
+}
+
+export interface Opened {
+  socket: Socket;
+  /** Parses/reshapes the socket's bytes before they go to the peer. */
+  inbound?: InboundFilter;
+}
+
+/**
+ * Client (gateway) side: turn an OpenConnection into a socket. Reject with an Error (optionally carrying
+ * `closeReason`) to refuse; its message goes to the peer in CloseConnection.
+ */
+export type Opener = (conn: Connection, tail: Uint8Array, ctx: OpenContext) => Promise<Socket | Opened>;
 
 export interface OpenFailure extends Error {
   closeReason?: number;
@@ -88,6 +113,8 @@ export interface ChannelOptions {
   onOpen(): void;
   /** The data channel itself closed (the peer closed it, or the transport died). */
   onTransportClose(): void;
+  /** Tube signals raised by modes. */
+  signal?(kind: 'guacd_instruction', data: string): void;
 }
 
 export interface LocalConnectionCallbacks {
@@ -271,6 +298,7 @@ export class Channel implements ConnectionHost {
     socket: Socket,
     tail?: Uint8Array,
     callbacks?: LocalConnectionCallbacks,
+    initial?: Uint8Array,
   ): Connection | undefined {
     if (this.#ended) {
       socket.destroy();
@@ -282,6 +310,7 @@ export class Channel implements ConnectionHost {
     if (callbacks) this.#callbacks.set(connNo, callbacks);
     this.#control(encodeOpenConnection(connNo, tail));
     this.#publishOpen(connNo);
+    if (initial && initial.length > 0) this.forward(connNo, initial as Buffer);
     conn.attach(
       socket,
       (this.#preOpen ? PauseReason.NotReady : 0) | (this.#congested ? PauseReason.Congested : 0),
@@ -486,13 +515,27 @@ export class Channel implements ConnectionHost {
     }
     const conn = new Connection(connNo, this);
     this.#connections.set(connNo, conn);
-    this.#opts.opener(conn, tail).then(
-      (socket) => {
+    const ctx: OpenContext = {
+      channelId: this.id,
+      logger: this.logger,
+      send: (payload) => this.forward(connNo, payload as Buffer),
+      close: (reason, message) => this.requestClose(conn, reason, message),
+      recordChannelReason: (reason) => this.#recordReason(reason),
+      endChannel: (reason) => {
+        if (reason !== undefined) this.#recordReason(reason);
+        this.#end('normal_exit', this.#closeReason, true);
+      },
+      signal: (kind, data) => this.#opts.signal?.(kind, data),
+    };
+    this.#opts.opener(conn, tail, ctx).then(
+      (opened) => {
+        const { socket, inbound } =
+          opened instanceof Socket ? { socket: opened, inbound: undefined } : opened;
         if (conn.state === 'closing' || conn.state === 'closed' || this.#ended) {
           socket.destroy();
           return;
         }
-        conn.attach(socket, this.#congested ? PauseReason.Congested : 0);
+        conn.attach(socket, this.#congested ? PauseReason.Congested : 0, inbound);
         const ready = (): void => {
           if (conn.state !== 'opening') return;
           conn.state = 'open';

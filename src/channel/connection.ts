@@ -17,6 +17,17 @@ export const PauseReason = {
   NotReady: 4,
 } as const;
 
+/**
+ * A mode's view of the bytes a socket produces (e.g. guacd output parsed into whole instructions).
+ * Without one, every read is forwarded as it is.
+ */
+export interface InboundFilter {
+  /** Bytes read from the socket. The filter sends what it wants through its own context. */
+  push(chunk: Buffer): void;
+  /** The socket reached EOF. Return true when the filter took care of closing the connection. */
+  end?(): boolean;
+}
+
 export interface ConnectionHost {
   readonly logger: Logger;
   readonly verbose: boolean;
@@ -65,16 +76,25 @@ export class Connection {
   }
 
   /** Attach the socket: everything the peer sent before is written first, in order. */
-  attach(socket: Socket, paused: number): void {
+  attach(socket: Socket, paused: number, filter?: InboundFilter): void {
     this.socket = socket;
     socket.setNoDelay(true);
     this.#pause = paused;
     if (paused) socket.pause();
-    socket.on('data', (chunk: Buffer) => {
-      this.bytesOut += chunk.length;
-      this.#host.forward(this.connNo, chunk);
+    if (filter) {
+      socket.on('data', (chunk: Buffer) => {
+        this.bytesOut += chunk.length;
+        filter.push(chunk);
+      });
+    } else {
+      socket.on('data', (chunk: Buffer) => {
+        this.bytesOut += chunk.length;
+        this.#host.forward(this.connNo, chunk);
+      });
+    }
+    socket.on('end', () => {
+      if (!filter?.end?.()) this.#host.localEof(this);
     });
-    socket.on('end', () => this.#host.localEof(this));
     socket.on('error', (err) => {
       if (this.#host.verbose)
         this.#host.logger.debug({ conn: this.connNo, err: err.message }, 'socket error');

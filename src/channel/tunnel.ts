@@ -4,7 +4,7 @@ import type { Target } from '../registry/settings.ts';
 import type { Opener, OpenFailure } from './channel.ts';
 
 export function portForwardOpener(target: Target | undefined): Opener {
-  return async () => {
+  return async (): Promise<net.Socket> => {
     if (!target) {
       const err: OpenFailure = new Error(
         'PortForward target host/port not configured in channel protocol state',

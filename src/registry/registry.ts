@@ -3,6 +3,7 @@
  * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton).
  */
 import type { ChannelLimits } from '../channel/channel.ts';
+import { modeFor } from '../channel/modes.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
@@ -99,12 +100,7 @@ export class TubeRegistry {
       throw new TubesError(ErrorCode.BAD_ARGUMENT, 'conversationId must be a non-empty string');
     }
     const settings = parseSettings(opts.settings);
-    if (settings.mode !== 'port-forward') {
-      throw new TubesError(
-        ErrorCode.BAD_SETTINGS,
-        `conversationType ${settings.conversationType} (${settings.mode} mode) is not supported by this build yet`,
-      );
-    }
+    modeFor(settings); // validates the mode's settings before any WebRTC work
     const existing = opts.tubeId !== undefined ? this.#tubes.get(opts.tubeId) : undefined;
     if (existing) {
       // A further channel on an existing tube (original §4.2 step 1).

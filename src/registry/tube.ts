@@ -5,8 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import { Channel, type ChannelLimits, type Channel as ChannelT } from '../channel/channel.ts';
 import { type Listener, listen } from '../channel/listener.ts';
+import { type ChannelMode, modeFor } from '../channel/modes.ts';
 import type { DataChannelPort } from '../channel/port.ts';
-import { portForwardOpener } from '../channel/tunnel.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isVerbose } from '../log.ts';
@@ -147,16 +147,17 @@ export class Tube {
     if (this.#channels.has(conversationId)) {
       throw new TubesError(ErrorCode.BAD_ARGUMENT, `Channel already exists: ${conversationId}`);
     }
+    const mode = modeFor(settings);
     const port = this.#peer.createDataChannel(conversationId);
-    const entry = this.#attach(port, 'server', settings);
-    if (settings.localListenAddr && (settings.mode === 'port-forward' || settings.mode === 'socks5')) {
+    const entry = this.#attach(port, 'server', mode);
+    if (settings.localListenAddr && mode.listens) {
       entry.listener = await listen(
         settings.localListenAddr,
         (socket) => {
           if (entry.channel.ended) socket.destroy();
-          else entry.channel.acceptLocal(socket);
+          else mode.acceptor.accept(socket, entry.channel);
         },
-        (socket) => socket.destroy(),
+        (socket) => mode.acceptor.refuse(socket),
       );
       return entry.listener.actualAddress;
     }
@@ -169,17 +170,16 @@ export class Tube {
       return;
     }
     const settings = this.#settingsByLabel.get(port.label) ?? this.#init.settings;
-    this.#attach(port, 'client', settings);
+    try {
+      this.#attach(port, 'client', modeFor(settings));
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message, channel: port.label }, 'cannot serve data channel');
+      port.close();
+    }
   }
 
-  #attach(port: DataChannelPort, role: 'server' | 'client', settings: ParsedSettings): ChannelEntry {
+  #attach(port: DataChannelPort, role: 'server' | 'client', mode: ChannelMode): ChannelEntry {
     const logger = this.#logger.child({ channel: port.label });
-    if (settings.mode !== 'port-forward') {
-      throw new TubesError(
-        ErrorCode.BAD_SETTINGS,
-        `conversationType ${settings.conversationType} (${settings.mode} mode) is not supported by this build yet`,
-      );
-    }
     const entry: ChannelEntry = {
       port,
       listener: undefined,
@@ -189,7 +189,8 @@ export class Tube {
         logger,
         verbose: isVerbose(),
         limits: this.#init.limits,
-        opener: role === 'client' ? portForwardOpener(settings.target) : undefined,
+        opener: role === 'client' ? mode.opener : undefined,
+        signal: (kind, data) => this.#signal(kind, data, port.label),
         onOpen: () => this.#channelOpen(),
         onPeerTimeout: () => void this.close(CloseConnectionReason.Timeout),
         onEnd: (outcome, reason) => this.#channelEnded(port.label, outcome, reason),
