@@ -1,18 +1,10 @@
 /** Two real werift tubes in this process, joined over loopback, for end-to-end tests. */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
-import {
-  type CreateTubeResult,
-  type Signal,
-  TubeRegistry,
-  type TubeRegistryOptions,
-} from '../../src/index.ts';
+import { connectTubes, LOOPBACK as LOOPBACK_OPTIONS } from '../../src/cli/remote.ts';
+import { type Signal, TubeRegistry, type TubeRegistryOptions } from '../../src/index.ts';
 
-export const LOOPBACK: TubeRegistryOptions = {
-  hostAddresses: ['127.0.0.1'],
-  hostAddressesOnly: true,
-  ipv6: false,
-};
+export const LOOPBACK: TubeRegistryOptions = LOOPBACK_OPTIONS;
 
 export interface TubePair {
   server: TubeRegistry;
@@ -43,60 +35,36 @@ export async function waitFor(check: () => boolean, timeoutMs = 10_000, what = '
   }
 }
 
+/** Two registries in this process joined by connectTubes (src/cli/remote.ts). */
 export async function tubePair(opts: PairOptions): Promise<TubePair> {
   const server = new TubeRegistry({ ...LOOPBACK, ...opts.registry, ...opts.serverRegistry });
   const client = new TubeRegistry({ ...LOOPBACK, ...opts.registry, ...opts.clientRegistry });
-  const trickle = opts.trickleIce ?? true;
-  const conversationId = opts.conversationId ?? 'conv-1';
-  const serverSignals: Signal[] = [];
-  const clientSignals: Signal[] = [];
-  let clientTube: string | undefined;
-  const early: string[] = [];
-  const s: CreateTubeResult = await server.createTube({
-    conversationId,
-    settings: opts.serverSettings ?? { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0' },
-    trickleIce: trickle,
-    onSignal: (sig) => {
-      serverSignals.push(sig);
-      if (sig.kind !== 'icecandidate') return;
-      if (clientTube) void client.addIceCandidate(clientTube, sig.data);
-      else early.push(sig.data);
-    },
-  });
-  const c = await client.createTube({
-    conversationId,
-    settings: opts.clientSettings,
-    trickleIce: trickle,
-    offer: s.offer as string,
-    onSignal: (sig) => {
-      clientSignals.push(sig);
-      if (sig.kind === 'icecandidate') void server.addIceCandidate(s.tubeId, sig.data);
-    },
-  });
-  clientTube = c.tubeId;
-  for (const cand of early) await client.addIceCandidate(c.tubeId, cand);
-  await server.setRemoteDescription(s.tubeId, c.answer as string, true);
-  await waitFor(
-    () =>
-      server.tubeFound(s.tubeId) &&
-      server.getTubeStatus(s.tubeId) === 'ready' &&
-      client.tubeFound(c.tubeId) &&
-      client.getTubeStatus(c.tubeId) === 'ready',
-    15_000,
-    'both tubes ready',
-  );
-  return {
-    server,
-    client,
-    serverTube: s.tubeId,
-    clientTube: c.tubeId,
-    listenAddr: s.actualLocalListenAddr,
-    serverSignals,
-    clientSignals,
-    close: async () => {
-      await Promise.all([server.cleanupAll(), client.cleanupAll()]);
-    },
+  const close = async (): Promise<void> => {
+    await Promise.all([server.cleanupAll(), client.cleanupAll()]);
   };
+  try {
+    const p = await connectTubes({
+      server,
+      client,
+      serverSettings: opts.serverSettings,
+      clientSettings: opts.clientSettings,
+      conversationId: opts.conversationId,
+      trickleIce: opts.trickleIce,
+    });
+    return {
+      server,
+      client,
+      serverTube: p.serverTube,
+      clientTube: p.clientTube,
+      listenAddr: p.listenAddr,
+      serverSignals: p.serverSignals,
+      clientSignals: p.clientSignals,
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
 }
 
 /** A TCP echo server on 127.0.0.1:0 that tracks its sockets so tests can close everything. */
@@ -132,7 +100,7 @@ export function splitHostPort(addr: string): { host: string; port: number } {
 export function connect(addr: string): Promise<net.Socket> {
   const { host, port } = splitHostPort(addr);
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, allowHalfOpen: true }, () => resolve(s));
+    const s = net.connect({ host, port }, () => resolve(s));
     s.once('error', reject);
   });
 }
@@ -168,10 +136,21 @@ export async function pumpAndCollect(
       x ^= x << 5;
       chunk.writeUInt32LE(x >>> 0, Math.min(i, n - 4));
     }
+    if (socket.destroyed || socket.writableEnded) break;
     sent.update(chunk);
-    if (!socket.write(chunk)) await new Promise((r) => socket.once('drain', r));
+    if (!socket.write(chunk)) {
+      await new Promise<void>((r) => {
+        const go = (): void => {
+          socket.off('drain', go);
+          socket.off('close', go);
+          r();
+        };
+        socket.on('drain', go);
+        socket.on('close', go);
+      });
+    }
   }
-  socket.end();
+  if (!socket.destroyed) socket.end();
   await done;
   return { sentHash: sent.digest('hex'), receivedHash: got.digest('hex'), received };
 }

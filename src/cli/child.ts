@@ -1,0 +1,98 @@
+/**
+ * Child entry of the two-process harness: one TubeRegistry driven over stdin/stdout JSON lines
+ * (see wire.ts). Spawned by `RemoteRegistry`; not meant to be run by hand. Nothing but protocol lines may
+ * reach stdout, so console output is sent to stderr.
+ */
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import type { Logger } from '../log.ts';
+import { type CreateTubeOptions, TubeRegistry } from '../registry/registry.ts';
+import { type ChildInit, type ChildMessage, isRemoteMethod, toWireError, type WireRequest } from './wire.ts';
+
+function send(message: ChildMessage): void {
+  // stdout is a pipe: writes are synchronous on Linux, so nothing is lost when the process exits.
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+console.log = console.error;
+console.info = console.error;
+
+const init = JSON.parse(process.argv[2] ?? '{}') as ChildInit;
+const logger: Logger | undefined =
+  init.logLevel !== undefined
+    ? pino(
+        { level: init.logLevel },
+        { write: (line: string) => send({ event: 'log', line: line.trimEnd() }) },
+      )
+    : undefined;
+const registry = new TubeRegistry({ ...init.registry, ...(logger ? { logger } : {}) });
+
+let stopping: Promise<void> | undefined;
+function stop(): Promise<void> {
+  stopping ??= registry.cleanupAll().catch(() => {});
+  return stopping;
+}
+
+async function call(req: WireRequest): Promise<unknown> {
+  const a = req.args;
+  switch (req.method) {
+    case 'createTube': {
+      const opts = { ...(a[0] as CreateTubeOptions) };
+      if (req.signals) opts.onSignal = (signal) => send({ event: 'signal', call: req.id, signal });
+      return registry.createTube(opts);
+    }
+    case 'setRemoteDescription':
+      return registry.setRemoteDescription(a[0] as string, a[1] as string, a[2] as boolean | undefined);
+    case 'addIceCandidate':
+      return registry.addIceCandidate(a[0] as string, a[1] as string);
+    case 'closeTube':
+      return registry.closeTube(a[0] as string, a[1] as number | undefined);
+    case 'closeConnection':
+      return registry.closeConnection(a[0] as string, a[1] as number | undefined);
+    case 'getTubeStatus':
+      return registry.getTubeStatus(a[0] as string);
+    case 'getConnectionState':
+      return registry.getConnectionState(a[0] as string);
+    case 'tubeFound':
+      return registry.tubeFound(a[0] as string);
+    case 'getLiveStats':
+      return registry.getLiveStats(a[0] as string);
+    case 'cleanupAll':
+      return registry.cleanupAll();
+    case 'stop':
+      return stop();
+  }
+}
+
+async function handle(line: string): Promise<void> {
+  let req: WireRequest;
+  try {
+    req = JSON.parse(line) as WireRequest;
+  } catch {
+    console.error(`tubes child: ignoring a line that is not JSON: ${line.slice(0, 200)}`);
+    return;
+  }
+  if (!isRemoteMethod(req.method) || !Array.isArray(req.args)) {
+    send({
+      id: req.id,
+      ok: false,
+      error: { name: 'Error', message: `Unknown method: ${String(req.method)}` },
+    });
+    return;
+  }
+  try {
+    const result = await call(req);
+    send({ id: req.id, ok: true, ...(result !== undefined ? { result } : {}) });
+  } catch (err) {
+    send({ id: req.id, ok: false, error: toWireError(err) });
+  }
+  if (req.method === 'stop') process.exit(0);
+}
+
+const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+input.on('line', (line) => void handle(line));
+// The parent went away (or closed our stdin): clean up and leave.
+input.on('close', () => void stop().then(() => process.exit(0)));
+
+logger?.debug({ pid: process.pid }, 'remote registry child ready');
+send({ event: 'ready', pid: process.pid });

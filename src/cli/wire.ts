@@ -1,0 +1,78 @@
+/**
+ * The JSON-lines protocol between a `RemoteRegistry` (parent) and its child process (src/cli/child.ts).
+ * Parent → child: one request per line. Child → parent: replies (by request id) and events, one per line.
+ */
+import { ErrorCode, TubesError } from '../errors.ts';
+import type { TubeRegistryOptions } from '../registry/registry.ts';
+import type { Signal } from '../registry/signals.ts';
+
+/** Registry methods the child answers; `stop` cleans up and ends the child. */
+export const REMOTE_METHODS = [
+  'createTube',
+  'setRemoteDescription',
+  'addIceCandidate',
+  'closeTube',
+  'closeConnection',
+  'getTubeStatus',
+  'getConnectionState',
+  'tubeFound',
+  'getLiveStats',
+  'cleanupAll',
+  'stop',
+] as const;
+
+export type RemoteMethod = (typeof REMOTE_METHODS)[number];
+
+export interface WireRequest {
+  id: number;
+  method: RemoteMethod;
+  args: unknown[];
+  /** createTube only: deliver the tube's signals as `signal` events tagged with this request id. */
+  signals?: boolean;
+}
+
+export interface WireError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+export type WireReply =
+  | { id: number; ok: true; result?: unknown }
+  | { id: number; ok: false; error: WireError };
+
+export type WireEvent =
+  | { event: 'ready'; pid: number }
+  | { event: 'signal'; call: number; signal: Signal }
+  | { event: 'log'; line: string };
+
+export type ChildMessage = WireReply | WireEvent;
+
+/** What the child gets at spawn (argv[2], JSON): registry options without the logger, and its log level. */
+export interface ChildInit {
+  registry: Omit<TubeRegistryOptions, 'logger'>;
+  /** pino level for the child's logger, whose lines come back as `log` events; absent = silent. */
+  logLevel?: string;
+}
+
+export function isRemoteMethod(value: unknown): value is RemoteMethod {
+  return typeof value === 'string' && (REMOTE_METHODS as readonly string[]).includes(value);
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof TubesError) return { name: err.name, message: err.message, code: err.code };
+  if (err instanceof Error) return { name: err.name, message: err.message };
+  return { name: 'Error', message: String(err) };
+}
+
+const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
+
+/** The child's error as the parent raises it: a TubesError with the same code and message when it was one. */
+export function fromWireError(error: WireError): Error {
+  if (error.code !== undefined && KNOWN_CODES.has(error.code)) {
+    return new TubesError(error.code as ErrorCode, error.message);
+  }
+  const err = new Error(error.message);
+  err.name = error.name;
+  return err;
+}
