@@ -1,0 +1,643 @@
+/**
+ * Tunnel benchmark (npm run bench:tunnel): raw werift data channel vs a tube carrying 1 and 8 TCP
+ * connections vs direct loopback TCP, each across two processes on 127.0.0.1; plus 32-byte echo RTT and
+ * tube create→ready time. Every figure comes from this run; ratios compare with the raw data channel
+ * measured in the same run.
+ *
+ *   node bench/tunnel.ts [--runs 5] [--bytes 64M] [--rtt-count 1000] [--only raw16k,raw64k,tube1,tube8,tcp]
+ *                        [--json] [--write-doc] [--child-prof <dir>]
+ *
+ * The child side of every scenario is a separate process: this file with `--child raw|tcp`, or the
+ * RemoteRegistry child (src/cli/child.ts) for tubes. werift is imported directly only for the raw scenario.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type RTCDataChannel, RTCPeerConnection } from 'werift';
+import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
+import {
+  median,
+  parseBytes,
+  rttProbe,
+  type Sink,
+  sendParallel,
+  startEchoServer,
+  startSink,
+  summarize,
+} from '../src/cli/workload.ts';
+import { TubeRegistry } from '../src/index.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const HIGH_WATER = 1024 * 1024; // the tube's default sendHighWater / sendLowWater
+const LOW_WATER = 256 * 1024;
+const TRANSFER_TIMEOUT_MS = 180_000;
+const WARMUP_BYTES = 4 * 1024 * 1024;
+
+type Json = Record<string, unknown>;
+
+// ---- JSON lines over a child's stdio -------------------------------------------------------------------
+
+class Lines {
+  readonly #queue: Json[] = [];
+  #waiter: { resolve(m: Json): void; reject(err: Error): void } | undefined;
+  #closed: Error | undefined;
+
+  constructor(input: NodeJS.ReadableStream) {
+    const rl = createInterface({ input });
+    rl.on('close', () => {
+      this.#closed = new Error('input closed');
+      this.#waiter?.reject(this.#closed);
+      this.#waiter = undefined;
+    });
+    rl.on('line', (line) => {
+      let msg: Json;
+      try {
+        msg = JSON.parse(line) as Json;
+      } catch {
+        process.stderr.write(`${line}\n`);
+        return;
+      }
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      if (w) w.resolve(msg);
+      else this.#queue.push(msg);
+    });
+  }
+
+  next(timeoutMs = TRANSFER_TIMEOUT_MS): Promise<Json> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(new Error(`no reply in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiter = {
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+    });
+  }
+}
+
+function send(target: NodeJS.WritableStream, msg: Json): void {
+  target.write(`${JSON.stringify(msg)}\n`);
+}
+
+interface BenchChild {
+  proc: ChildProcess;
+  lines: Lines;
+  exited: Promise<void>;
+  send(msg: Json): void;
+  stop(): Promise<void>;
+}
+
+function spawnChild(kind: 'raw' | 'tcp', execArgv: string[]): BenchChild {
+  const proc = spawn(process.execPath, [...execArgv, SELF, '--child', kind], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((r) => proc.once('close', () => r()));
+  const lines = new Lines(proc.stdout as NodeJS.ReadableStream);
+  return {
+    proc,
+    lines,
+    exited,
+    send: (msg) => send(proc.stdin as NodeJS.WritableStream, msg),
+    stop: async () => {
+      proc.stdin?.end();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---- raw werift peers (configured as src/webrtc/peer.ts does for LOOPBACK) ----------------------------
+
+function loopbackPeer(): RTCPeerConnection {
+  return new RTCPeerConnection({
+    iceServers: [],
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceUseIpv6: false,
+    iceFilterCandidatePair: (pair) =>
+      pair.remoteCandidate.host === '127.0.0.1' &&
+      (pair.protocol.localCandidate === undefined || pair.protocol.localCandidate.host === '127.0.0.1'),
+  });
+}
+
+/** Drops every candidate line that is not on 127.0.0.1. */
+function loopbackOnly(sdp: string): string {
+  return sdp
+    .split('\r\n')
+    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
+    .join('\r\n');
+}
+
+function gathered(pc: RTCPeerConnection): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const sub = pc.iceGatheringStateChange.subscribe((s) => {
+      if (s === 'complete') {
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+function opened(dc: RTCDataChannel): Promise<void> {
+  if (dc.readyState === 'open') return Promise.resolve();
+  return new Promise((resolve) => {
+    const sub = dc.stateChanged.subscribe((s) => {
+      if (s === 'open') {
+        sub.unSubscribe();
+        resolve();
+      }
+    });
+  });
+}
+
+const POOL = randomBytes(1024 * 1024 + 64 * 1024);
+
+/** Sends `bytes` as `size`-byte messages (a fresh buffer each, as the tube's frames) with bufferedAmount backpressure. */
+function pump(dc: RTCDataChannel, bytes: number, size: number): Promise<void> {
+  return new Promise((resolve) => {
+    let sent = 0;
+    let at = 0;
+    const fill = (): void => {
+      while (sent < bytes && dc.bufferedAmount < HIGH_WATER) {
+        const n = Math.min(size, bytes - sent);
+        const msg = Buffer.allocUnsafe(n);
+        POOL.copy(msg, 0, at, at + n);
+        at = (at + 7919) % (POOL.length - 64 * 1024);
+        dc.send(msg);
+        sent += n;
+      }
+      if (sent >= bytes) {
+        sub.unSubscribe();
+        resolve();
+      }
+    };
+    dc.bufferedAmountLowThreshold = LOW_WATER;
+    const sub = dc.bufferedAmountLow.subscribe(fill);
+    fill();
+  });
+}
+
+interface RawResult {
+  mbPerSec: number;
+  rtt?: number[];
+  openMs: number;
+}
+
+async function rawRun(size: number, bytes: number, rttCount: number, execArgv: string[]): Promise<RawResult> {
+  const child = spawnChild('raw', execArgv);
+  const pc = loopbackPeer();
+  try {
+    await child.lines.next(); // ready
+    const t0 = performance.now();
+    const bulk = pc.createDataChannel('bulk', { ordered: true });
+    const echo = pc.createDataChannel('echo', { ordered: true });
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    child.send({ offer: loopbackOnly(pc.localDescription?.sdp ?? '') });
+    const answer = await child.lines.next(30_000);
+    await pc.setRemoteDescription({ type: 'answer', sdp: String(answer['answer']) });
+    await Promise.all([opened(bulk), opened(echo)]);
+    await child.lines.next(30_000); // the child has both channels
+    const openMs = performance.now() - t0;
+
+    let total = Math.min(WARMUP_BYTES, bytes);
+    child.send({ expect: total });
+    await pump(bulk, total, size);
+    await child.lines.next();
+    total += bytes;
+    child.send({ expect: total });
+    const t1 = performance.now();
+    await pump(bulk, bytes, size);
+    await child.lines.next();
+    const mbPerSec = bytes / 1e6 / ((performance.now() - t1) / 1000);
+
+    let rtt: number[] | undefined;
+    if (rttCount > 0) {
+      rtt = [];
+      const payload = Buffer.alloc(32, 0x61);
+      let wake: (() => void) | undefined;
+      const sub = echo.onMessage.subscribe(() => wake?.());
+      for (let i = 0; i < 20 + rttCount; i++) {
+        const s = performance.now();
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          echo.send(payload);
+        });
+        if (i >= 20) rtt.push(performance.now() - s);
+      }
+      sub.unSubscribe();
+    }
+    return { mbPerSec, openMs, ...(rtt ? { rtt } : {}) };
+  } finally {
+    await pc.close();
+    await child.stop();
+  }
+}
+
+async function rawChild(): Promise<void> {
+  const lines = new Lines(process.stdin);
+  const out = (m: Json): void => send(process.stdout, m);
+  out({ ready: true });
+  const pc = loopbackPeer();
+  let received = 0;
+  let target = Number.POSITIVE_INFINITY;
+  const channels = new Map<string, RTCDataChannel>();
+  const both = new Promise<void>((resolve) => {
+    pc.onDataChannel.subscribe((dc) => {
+      channels.set(dc.label, dc);
+      if (dc.label === 'bulk') {
+        dc.onMessage.subscribe((data) => {
+          received += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
+          if (received >= target) {
+            target = Number.POSITIVE_INFINITY;
+            out({ done: received });
+          }
+        });
+      } else dc.onMessage.subscribe((data) => dc.send(data as Buffer));
+      if (channels.size === 2) resolve();
+    });
+  });
+  const offer = await lines.next(60_000);
+  await pc.setRemoteDescription({ type: 'offer', sdp: String(offer['offer']) });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await gathered(pc);
+  out({ answer: loopbackOnly(pc.localDescription?.sdp ?? '') });
+  await both;
+  await Promise.all([...channels.values()].map(opened));
+  out({ open: true });
+  for (;;) {
+    let m: Json;
+    try {
+      m = await lines.next(600_000);
+    } catch {
+      break;
+    }
+    const total = Number(m['expect']);
+    if (received >= total) out({ done: received });
+    else target = total;
+  }
+  await pc.close();
+}
+
+// ---- direct TCP --------------------------------------------------------------------------------------
+
+async function tcpRun(bytes: number, rttCount: number, execArgv: string[]): Promise<RawResult> {
+  const child = spawnChild('tcp', execArgv);
+  try {
+    const ports = await child.lines.next(30_000);
+    const sinkAddr = `127.0.0.1:${ports['sink']}`;
+    const echoAddr = `127.0.0.1:${ports['echo']}`;
+    let total = Math.min(WARMUP_BYTES, bytes);
+    child.send({ expect: total });
+    const warm = await sendParallel(sinkAddr, total, 1);
+    await child.lines.next();
+    total += bytes;
+    child.send({ expect: total });
+    const t1 = performance.now();
+    const socks = await sendParallel(sinkAddr, bytes, 1);
+    await child.lines.next();
+    const mbPerSec = bytes / 1e6 / ((performance.now() - t1) / 1000);
+    for (const s of [...warm, ...socks]) s.destroy();
+    const rtt = rttCount > 0 ? await rttProbe(echoAddr, rttCount, 32) : undefined;
+    return { mbPerSec, openMs: 0, ...(rtt ? { rtt } : {}) };
+  } finally {
+    await child.stop();
+  }
+}
+
+async function tcpChild(): Promise<void> {
+  const lines = new Lines(process.stdin);
+  const out = (m: Json): void => send(process.stdout, m);
+  const sink = await startSink();
+  const echo = await startEchoServer();
+  out({ sink: sink.port, echo: echo.port });
+  for (;;) {
+    let m: Json;
+    try {
+      m = await lines.next(600_000);
+    } catch {
+      break;
+    }
+    await sink.reached(Number(m['expect']));
+    out({ done: sink.received });
+  }
+  await Promise.all([sink.close(), echo.close()]);
+}
+
+// ---- tubes -------------------------------------------------------------------------------------------
+
+interface TubeRunResult {
+  tube1: number;
+  tube8: number;
+  rtt: number[];
+  createToReadyMs: number[];
+}
+
+async function tubeRun(
+  bytes: number,
+  rttCount: number,
+  only: Set<string>,
+  execArgv: string[],
+): Promise<Partial<TubeRunResult>> {
+  const server = new TubeRegistry(LOOPBACK);
+  const client = new RemoteRegistry(LOOPBACK, { execArgv, stderr: 'inherit' });
+  const echo = await startEchoServer();
+  const sink: Sink = await startSink();
+  const out: Partial<TubeRunResult> = { createToReadyMs: [] };
+  try {
+    await client.ready();
+    // Pair A: an echo target, for RTT (and one create→ready sample).
+    const a = await connectTubes({
+      server,
+      client,
+      conversationId: 'rtt',
+      clientSettings: { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: echo.port },
+    });
+    out.createToReadyMs?.push(a.createToReadyMs);
+    if (rttCount > 0) out.rtt = await rttProbe(a.listenAddr as string, rttCount, 32);
+    await Promise.all([server.closeTube(a.serverTube), client.closeTube(a.clientTube)]);
+
+    if (!only.has('tube1') && !only.has('tube8')) return out;
+    // Pair B: a counting sink, for throughput with 1 and then 8 connections.
+    const b = await connectTubes({
+      server,
+      client,
+      conversationId: 'bulk',
+      clientSettings: { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: sink.port },
+    });
+    out.createToReadyMs?.push(b.createToReadyMs);
+    const addr = b.listenAddr as string;
+    const signal = AbortSignal.timeout(TRANSFER_TIMEOUT_MS);
+    const sockets = [];
+    let total = Math.min(WARMUP_BYTES, bytes);
+    sockets.push(...(await sendParallel(addr, total, 1, signal)));
+    await sink.reached(total, signal);
+    for (const [name, conns] of [
+      ['tube1', 1],
+      ['tube8', 8],
+    ] as const) {
+      if (!only.has(name)) continue;
+      total += bytes;
+      const t1 = performance.now();
+      sockets.push(...(await sendParallel(addr, bytes, conns, signal)));
+      await sink.reached(total, signal);
+      out[name] = bytes / 1e6 / ((performance.now() - t1) / 1000);
+    }
+    for (const s of sockets) s.destroy();
+    return out;
+  } finally {
+    await server.cleanupAll();
+    await client.stop();
+    await Promise.all([echo.close(), sink.close()]);
+  }
+}
+
+// ---- report ------------------------------------------------------------------------------------------
+
+interface Stat {
+  runs: number[];
+  median: number;
+  min: number;
+  max: number;
+}
+
+function stat(values: number[]): Stat | undefined {
+  if (values.length === 0) return undefined;
+  return { runs: values, median: median(values), min: Math.min(...values), max: Math.max(...values) };
+}
+
+function machine(): Json {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }));
+    if (m?.[1]) model = m[1].trim();
+  } catch {
+    // lscpu missing: os.cpus() model
+  }
+  const werift = JSON.parse(
+    readFileSync(new URL('../node_modules/werift/package.json', import.meta.url), 'utf8'),
+  ) as { version: string };
+  return {
+    cpu: model,
+    cores: os.availableParallelism(),
+    node: process.version,
+    werift: werift.version,
+    os: `${os.type()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+const f = (n: number | undefined, d = 2): string => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(d));
+
+function markdown(r: Json): string {
+  const m = r['machine'] as Json;
+  const tp = r['throughput'] as Record<string, Stat | undefined>;
+  const ratios = r['ratios'] as Record<string, number | undefined>;
+  const rtt = r['rtt'] as Record<string, ReturnType<typeof summarize> | undefined>;
+  const ready = r['createToReadyMs'] as Stat | undefined;
+  const load = r['loadavg'] as { before: number[]; after: number[] };
+  const lines = [
+    `Measured ${String(m['date']).slice(0, 16).replace('T', ' ')} UTC with \`npm run bench:tunnel -- ${String(r['args'])}\`:`,
+    `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}, werift ${m['werift']}, ${m['os']}.`,
+    `Load average before/after: ${load.before.map((x) => x.toFixed(2)).join(' ')} / ${load.after.map((x) => x.toFixed(2)).join(' ')}.`,
+    '',
+    `Throughput, one way, ${r['bytesMiB']} MiB per run after a 4 MiB warm-up, two processes, MB/s = 10^6 B/s,`,
+    `median of ${r['runs']} runs (min–max; every run listed):`,
+    '',
+    '| path | MB/s median | min–max | runs | vs raw 64 KiB | vs raw 16 KiB |',
+    '|---|---|---|---|---|---|',
+  ];
+  const names: Record<string, string> = {
+    raw16k: 'raw werift data channel, 16 KiB messages',
+    raw64k: 'raw werift data channel, 64 KiB messages',
+    tube1: 'tube, 1 TCP connection',
+    tube8: 'tube, 8 parallel TCP connections',
+    tcp: 'direct loopback TCP (no WebRTC)',
+  };
+  for (const [k, label] of Object.entries(names)) {
+    const s = tp[k];
+    if (!s) continue;
+    const r64 = k === 'tcp' ? undefined : ratios[`${k}/raw64k`];
+    const r16 = k === 'tcp' ? undefined : ratios[`${k}/raw16k`];
+    lines.push(
+      `| ${label} | ${f(s.median)} | ${f(s.min)}–${f(s.max)} | ${s.runs.map((x) => f(x, 1)).join(', ')} | ${r64 === undefined ? '—' : `${(r64 * 100).toFixed(0)} %`} | ${r16 === undefined ? '—' : `${(r16 * 100).toFixed(0)} %`} |`,
+    );
+  }
+  lines.push(
+    '',
+    `Echo round trip, ${r['rttSize']} bytes, ${r['rttCount']} sequential round trips per run (all runs pooled):`,
+    '',
+    '| path | p50 ms | p99 ms | min ms | max ms | samples |',
+    '|---|---|---|---|---|---|',
+  );
+  const rttNames: Record<string, string> = {
+    raw: 'raw werift data channel (child echoes the message)',
+    tube: 'tube (TCP → tube → child tube → TCP echo target → back)',
+    tcp: 'direct loopback TCP (child echo server)',
+  };
+  for (const [k, label] of Object.entries(rttNames)) {
+    const s = rtt[k];
+    if (!s) continue;
+    lines.push(`| ${label} | ${f(s.p50, 3)} | ${f(s.p99, 3)} | ${f(s.min, 3)} | ${f(s.max, 3)} | ${s.n} |`);
+  }
+  if (ready) {
+    lines.push(
+      '',
+      `Tube create→ready (server createTube call until both tubes report \`ready\`, trickle ICE, signalling relayed`,
+      `in-process to the child over its stdin/stdout): median ${f(ready.median, 1)} ms, min ${f(ready.min, 1)}, max ${f(ready.max, 1)}`,
+      `(${ready.runs.length} tubes: ${ready.runs.map((x) => f(x, 0)).join(', ')} ms).`,
+    );
+  }
+  const rawOpen = r['rawOpenMs'] as Stat | undefined;
+  if (rawOpen) {
+    lines.push(
+      `Raw werift pair, offer → both data channels open (non-trickle, across the same two processes): median ${f(rawOpen.median, 1)} ms.`,
+    );
+  }
+  return lines.join('\n');
+}
+
+const BEGIN = '<!-- tunnel-bench:begin (generated by bench/tunnel.ts --write-doc) -->';
+const END = '<!-- tunnel-bench:end -->';
+
+/** Replaces the generated block inside `## Tunnel` (creating the section or the file when missing); nothing else is touched. */
+function writeDoc(block: string): string {
+  const path = fileURLToPath(new URL('../docs/PERFORMANCE.md', import.meta.url));
+  const generated = `${BEGIN}\n${block}\n${END}`;
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  let next: string;
+  if (text.includes(BEGIN) && text.includes(END)) {
+    next = text.slice(0, text.indexOf(BEGIN)) + generated + text.slice(text.indexOf(END) + END.length);
+  } else if (/^## Tunnel\s*$/m.test(text)) {
+    next = text.replace(/^## Tunnel\s*$/m, `## Tunnel\n\n${generated}\n`);
+  } else {
+    next = `${text}${text === '' || text.endsWith('\n\n') ? '' : text.endsWith('\n') ? '\n' : '\n\n'}## Tunnel\n\n${generated}\n`;
+  }
+  writeFileSync(path, next);
+  return path;
+}
+
+// ---- main --------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      runs: { type: 'string', default: '5' },
+      bytes: { type: 'string', default: '64M' },
+      'rtt-count': { type: 'string', default: '1000' },
+      only: { type: 'string', default: 'raw16k,raw64k,tube1,tube8,tcp' },
+      json: { type: 'boolean' },
+      'write-doc': { type: 'boolean' },
+      'child-prof': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.child === 'raw' || values.child === 'tcp') {
+    await (values.child === 'raw' ? rawChild() : tcpChild());
+    process.exit(0);
+  }
+  if (values.help) {
+    process.stdout.write(
+      `${readFileSync(SELF, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith(' *'))
+        .join('\n')}\n`,
+    );
+    return;
+  }
+  const runs = Number(values.runs);
+  const bytes = parseBytes(values.bytes);
+  const rttCount = Number(values['rtt-count']);
+  const only = new Set(values.only.split(','));
+  const execArgv = values['child-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${values['child-prof']}`] : [];
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  const loadBefore = os.loadavg();
+  const mb: Record<string, number[]> = { raw16k: [], raw64k: [], tube1: [], tube8: [], tcp: [] };
+  const rtt: Record<string, number[]> = { raw: [], tube: [], tcp: [] };
+  const ready: number[] = [];
+  const rawOpen: number[] = [];
+  for (let run = 1; run <= runs; run++) {
+    if (only.has('raw16k')) {
+      const r = await rawRun(16 * 1024, bytes, 0, execArgv);
+      mb['raw16k']?.push(r.mbPerSec);
+      rawOpen.push(r.openMs);
+      log(`run ${run}: raw 16 KiB ${r.mbPerSec.toFixed(2)} MB/s`);
+    }
+    if (only.has('raw64k')) {
+      const r = await rawRun(64 * 1024, bytes, rttCount, execArgv);
+      mb['raw64k']?.push(r.mbPerSec);
+      rtt['raw']?.push(...(r.rtt ?? []));
+      rawOpen.push(r.openMs);
+      log(`run ${run}: raw 64 KiB ${r.mbPerSec.toFixed(2)} MB/s`);
+    }
+    if (only.has('tube1') || only.has('tube8') || only.has('tube')) {
+      const r = await tubeRun(bytes, rttCount, only, execArgv);
+      if (r.tube1 !== undefined) mb['tube1']?.push(r.tube1);
+      if (r.tube8 !== undefined) mb['tube8']?.push(r.tube8);
+      rtt['tube']?.push(...(r.rtt ?? []));
+      ready.push(...(r.createToReadyMs ?? []));
+      log(
+        `run ${run}: tube 1 conn ${r.tube1?.toFixed(2) ?? '—'} MB/s, 8 conns ${r.tube8?.toFixed(2) ?? '—'} MB/s, create→ready ${r.createToReadyMs?.map((x) => x.toFixed(0)).join('/')} ms`,
+      );
+    }
+    if (only.has('tcp')) {
+      const r = await tcpRun(bytes, rttCount, execArgv);
+      mb['tcp']?.push(r.mbPerSec);
+      rtt['tcp']?.push(...(r.rtt ?? []));
+      log(`run ${run}: direct TCP ${r.mbPerSec.toFixed(1)} MB/s`);
+    }
+  }
+  const throughput = Object.fromEntries(Object.entries(mb).map(([k, v]) => [k, stat(v)]));
+  const ratios: Record<string, number> = {};
+  for (const k of ['tube1', 'tube8', 'raw16k', 'tcp']) {
+    for (const base of ['raw64k', 'raw16k']) {
+      const a = throughput[k]?.median;
+      const b = throughput[base]?.median;
+      if (a !== undefined && b !== undefined && k !== base) ratios[`${k}/${base}`] = a / b;
+    }
+  }
+  const result: Json = {
+    machine: machine(),
+    args: process.argv.slice(2).join(' ') || '(defaults)',
+    runs,
+    bytesMiB: bytes / 1024 / 1024,
+    rttCount,
+    rttSize: 32,
+    throughput,
+    ratios,
+    rtt: Object.fromEntries(Object.entries(rtt).map(([k, v]) => [k, v.length ? summarize(v) : undefined])),
+    createToReadyMs: stat(ready),
+    rawOpenMs: stat(rawOpen),
+    loadavg: { before: loadBefore, after: os.loadavg() },
+    targets: {
+      'tube1 >= 90% of raw 64 KiB': (ratios['tube1/raw64k'] ?? 0) >= 0.9,
+      'tube RTT p50 <= 1 ms': rtt['tube']?.length ? summarize(rtt['tube']).p50 <= 1 : undefined,
+      'create→ready median <= 150 ms': ready.length ? median(ready) <= 150 : undefined,
+    },
+  };
+  const md = markdown(result);
+  if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+  else process.stdout.write(`${md}\n`);
+  if (values['write-doc']) log(`wrote ${writeDoc(md)}`);
+}
+
+await main();
