@@ -80,7 +80,6 @@ export class Connection {
     this.socket = socket;
     socket.setNoDelay(true);
     this.#pause = paused;
-    if (paused) socket.pause();
     if (filter) {
       socket.on('data', (chunk: Buffer) => {
         this.bytesOut += chunk.length;
@@ -101,6 +100,9 @@ export class Connection {
     });
     socket.on('drain', () => this.#drained());
     socket.on('close', () => this.#released());
+    // A mode may have paused the socket during its handshake: the pause bits alone decide from here on.
+    if (paused) socket.pause();
+    else socket.resume();
     const early = this.#early;
     this.#early = [];
     this.#earlyBytes = 0;

@@ -6,7 +6,11 @@ import type { Socket } from 'node:net';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { ParsedSettings } from '../registry/settings.ts';
 import type { Channel, Opener } from './channel.ts';
+import { socksAcceptor, socksOpener } from './socks5.ts';
 import { portForwardOpener } from './tunnel.ts';
+
+/** Gateway connect timeout: a target that never answers gets CloseConnection instead of a hang. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface LocalAcceptor {
   /** A loopback client connected to the listener. */
@@ -31,7 +35,17 @@ export const plainAcceptor: LocalAcceptor = {
 export function modeFor(settings: ParsedSettings): ChannelMode {
   switch (settings.mode) {
     case 'port-forward':
-      return { listens: true, acceptor: plainAcceptor, opener: portForwardOpener(settings.target) };
+      return {
+        listens: true,
+        acceptor: plainAcceptor,
+        opener: portForwardOpener(settings.target, CONNECT_TIMEOUT_MS),
+      };
+    case 'socks5':
+      return {
+        listens: true,
+        acceptor: socksAcceptor(settings),
+        opener: socksOpener(settings, CONNECT_TIMEOUT_MS),
+      };
     default:
       throw new TubesError(
         ErrorCode.BAD_SETTINGS,

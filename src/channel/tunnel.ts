@@ -1,9 +1,10 @@
 /** `tunnel` (port forward) mode: the gateway dials the configured target for every OpenConnection. */
-import net from 'node:net';
+import type net from 'node:net';
 import type { Target } from '../registry/settings.ts';
 import type { Opener, OpenFailure } from './channel.ts';
+import { dial } from './dial.ts';
 
-export function portForwardOpener(target: Target | undefined): Opener {
+export function portForwardOpener(target: Target | undefined, connectTimeoutMs: number): Opener {
   return async (): Promise<net.Socket> => {
     if (!target) {
       const err: OpenFailure = new Error(
@@ -11,6 +12,6 @@ export function portForwardOpener(target: Target | undefined): Opener {
       );
       throw err;
     }
-    return net.connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true });
+    return dial(target.host, target.port, connectTimeoutMs);
   };
 }

@@ -1,0 +1,141 @@
+/**
+ * `socks5` mode (original-behaviour §3.1, §3.5). The offerer runs a SOCKS5 server on its listener and sends
+ * the destination in OpenConnection; the gateway checks it against its allow-lists, resolves it once, and
+ * dials exactly the address that passed. Unlike the original we answer failures with RFC 1928 replies.
+ */
+import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import {
+  decodeOpenConnectionTail,
+  encodeOpenConnectionTail,
+  encodeReply,
+  SOCKS5_HANDSHAKE_TIMEOUT_MS,
+  Socks5Command,
+  type Socks5Credentials,
+  Socks5Reply,
+  Socks5ServerHandshake,
+  socksReplyForClose,
+} from '../protocol/socks5.ts';
+import type { ParsedSettings } from '../registry/settings.ts';
+import type { Opener, OpenFailure } from './channel.ts';
+import { dial } from './dial.ts';
+import type { LocalAcceptor } from './modes.ts';
+import { NetworkChecker } from './netcheck.ts';
+
+/** Credentials from the tube's settings (`socks_username` / `socks_password`), if both are set. */
+export function socksCredentials(settings: ParsedSettings): Socks5Credentials | undefined {
+  const user = settings.raw['socks_username'];
+  const pass = settings.raw['socks_password'];
+  if (typeof user === 'string' && typeof pass === 'string' && user !== '')
+    return { username: user, password: pass };
+  return undefined;
+}
+
+export function socksAcceptor(
+  settings: ParsedSettings,
+  handshakeTimeoutMs = SOCKS5_HANDSHAKE_TIMEOUT_MS,
+): LocalAcceptor {
+  const credentials = socksCredentials(settings);
+  const commands = [Socks5Command.CONNECT];
+  return {
+    accept(socket, channel) {
+      socket.setNoDelay(true);
+      const handshake = new Socks5ServerHandshake({ credentials, commands });
+      const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+      timer.unref();
+      const onData = (chunk: Buffer): void => {
+        const pending: Uint8Array[] = [];
+        let request: { host: string; port: number } | undefined;
+        for (const action of handshake.push(chunk)) {
+          switch (action.type) {
+            case 'write':
+              socket.write(action.bytes);
+              break;
+            case 'close':
+              clearTimeout(timer);
+              socket.off('data', onData);
+              socket.end();
+              return;
+            case 'request':
+              request = action.request;
+              break;
+            case 'data':
+              pending.push(action.bytes);
+              break;
+          }
+        }
+        if (!request) return;
+        clearTimeout(timer);
+        socket.off('data', onData);
+        socket.pause();
+        const initial = pending.length ? Buffer.concat(pending) : undefined;
+        let answered = false;
+        channel.acceptLocal(
+          socket,
+          encodeOpenConnectionTail(request.host, request.port),
+          {
+            opened: () => {
+              answered = true;
+              socket.write(encodeReply(Socks5Reply.SUCCEEDED));
+            },
+            failed: (reason, message) => {
+              if (answered || socket.destroyed) return;
+              answered = true;
+              socket.end(encodeReply(socksReplyForClose(reason, message)));
+            },
+          },
+          initial,
+        );
+      };
+      socket.on('data', onData);
+      socket.on('error', () => socket.destroy());
+    },
+    refuse(socket) {
+      const handshake = new Socks5ServerHandshake({ refuse: true });
+      const timer = setTimeout(() => socket.destroy(), handshakeTimeoutMs);
+      timer.unref();
+      socket.on('error', () => socket.destroy());
+      socket.on('data', (chunk: Buffer) => {
+        for (const action of handshake.push(chunk)) {
+          if (action.type === 'write') socket.write(action.bytes);
+          else if (action.type === 'close') {
+            clearTimeout(timer);
+            socket.end();
+          }
+        }
+      });
+    },
+  };
+}
+
+function failure(reason: number, message: string): OpenFailure {
+  const err: OpenFailure = new Error(message);
+  err.closeReason = reason;
+  return err;
+}
+
+/** The gateway side: allow-list check, one resolution, and a connection to the address that passed. */
+export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number): Opener {
+  const checker = NetworkChecker.fromSettings(
+    settings.raw as { allowed_hosts?: unknown; allowed_ports?: unknown },
+  );
+  return async (_conn, tail) => {
+    if (!checker) {
+      throw failure(
+        CloseConnectionReason.ConnectionFailed,
+        'SOCKS5 OpenConnection not supported in this mode',
+      );
+    }
+    let destination: { host: string; port: number; command: number };
+    try {
+      destination = decodeOpenConnectionTail(tail);
+    } catch (err) {
+      throw failure(CloseConnectionReason.ProtocolError, (err as Error).message);
+    }
+    if (destination.command !== Socks5Command.CONNECT) {
+      throw failure(CloseConnectionReason.ConnectionFailed, 'SOCKS5 command not supported by this gateway');
+    }
+    const verdict = await checker.resolveAllowed(destination.host, destination.port);
+    if (!verdict.ok) throw failure(verdict.reason, verdict.message);
+    return dial(verdict.address, destination.port, connectTimeoutMs, verdict.family);
+  };
+}
