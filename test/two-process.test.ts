@@ -147,6 +147,12 @@ describe('RemoteRegistry: a TubeRegistry in a child process', () => {
     await expect(r.tubeFound('x')).rejects.toThrow(/exited \(signal SIGKILL\)/);
   });
 
+  it('a child that cannot start rejects ready() and calls, quoting its stderr', async () => {
+    const r = remote(LOOPBACK, { execArgv: ['--no-such-node-flag'] });
+    await expect(r.ready()).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    await expect(r.getTubeStatus('x')).rejects.toThrow(/exited \(code \d+\): .*--no-such-node-flag/s);
+  });
+
   it("passes the child's log records to the logger option", async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({

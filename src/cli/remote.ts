@@ -93,25 +93,34 @@ export class RemoteRegistry {
     });
     this.#child.stdin?.on('error', () => {}); // EPIPE after the child died: reported through 'exit'
     let readyResolve: () => void = () => {};
-    this.#ready = new Promise((r) => (readyResolve = r));
-    this.#exited = new Promise((resolve) => {
-      this.#child.once('close', (code, signal) => {
-        const why = signal ? `signal ${signal}` : `code ${code}`;
-        const tail = this.#stderrTail.trim();
-        this.#exitError = new TubesError(
-          ErrorCode.CLOSED,
-          `Remote registry child exited (${why})${tail ? `: ${tail}` : ''}`,
-        );
-        for (const p of this.#pending.values()) p.reject(this.#exitError);
-        this.#pending.clear();
-        readyResolve();
-        resolve();
-      });
+    let readyReject: (err: Error) => void = () => {};
+    this.#ready = new Promise((resolve, reject) => {
+      readyResolve = resolve;
+      readyReject = reject;
     });
-    this.#child.once('error', (err) => {
-      this.#exitError = new TubesError(ErrorCode.CLOSED, `Remote registry child failed: ${err.message}`, {
-        cause: err,
-      });
+    this.#ready.catch(() => {}); // reported through ready() and every call
+    let exitedResolve: () => void = () => {};
+    this.#exited = new Promise((r) => (exitedResolve = r));
+    const finish = (err: TubesError): void => {
+      this.#exitError ??= err;
+      for (const p of this.#pending.values()) p.reject(this.#exitError);
+      this.#pending.clear();
+      readyReject(this.#exitError); // no-op once ready
+      exitedResolve();
+    };
+    this.#child.once('close', (code, signal) => {
+      const why = signal ? `signal ${signal}` : `code ${code}`;
+      const tail = this.#stderrTail.trim();
+      finish(
+        new TubesError(ErrorCode.CLOSED, `Remote registry child exited (${why})${tail ? `: ${tail}` : ''}`),
+      );
+    });
+    this.#child.on('error', (err) => {
+      // A failed spawn gets no 'close'; other errors (a failed kill) change nothing here.
+      if (this.#child.pid === undefined)
+        finish(
+          new TubesError(ErrorCode.CLOSED, `Remote registry child failed: ${err.message}`, { cause: err }),
+        );
     });
     const lines = createInterface({ input: this.#child.stdout as NodeJS.ReadableStream });
     lines.on('line', (line) => this.#onLine(line, readyResolve));
@@ -122,7 +131,7 @@ export class RemoteRegistry {
     return this.#child.pid;
   }
 
-  /** Resolves once the child has its registry up (calls made before simply wait in the pipe). */
+  /** Resolves once the child has its registry up; rejects if it exited first. Calls need not wait for it. */
   ready(): Promise<void> {
     return this.#ready;
   }
