@@ -54,6 +54,23 @@ let invalidAt: usize = 0;
 @inline function skipCounting(p: usize, end: usize, n: u32): usize {
   if (ASC_FEATURE_SIMD && n >= 16) {
     const threshold = i8x16.splat(-64);
+    // 256 bytes hold at most 256 code points: while at least that many are owed, sum the continuation
+    // bytes of 16 blocks in u8 lanes (at most 16 per lane) and subtract the leads in one step
+    while (n >= 256 && end - p >= 256) {
+      let acc = i8x16.splat(0);
+      for (let k: usize = 0; k < 256; k += 16) {
+        acc = i8x16.sub(acc, i8x16.lt_s(v128.load(p + k), threshold));
+      }
+      const s32 = i32x4.extadd_pairwise_i16x8_u(i16x8.extadd_pairwise_i8x16_u(acc));
+      const cont = <u32>(
+        i32x4.extract_lane(s32, 0) +
+        i32x4.extract_lane(s32, 1) +
+        i32x4.extract_lane(s32, 2) +
+        i32x4.extract_lane(s32, 3)
+      );
+      n -= 256 - cont;
+      p += 256;
+    }
     while (n >= 64 && end - p >= 64) {
       const a = v128.load(p);
       const b = v128.load(p, 16);

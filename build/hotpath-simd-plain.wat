@@ -492,11 +492,11 @@
   (local $16 i32)
   (local $17 i32)
   (local $18 i32)
-  (local $19 i32)
+  (local $19 v128)
   (local $20 i32)
   (local $21 i32)
   (local $22 i32)
-  (local $23 v128)
+  (local $23 i32)
   (local $24 i32)
   (local $25 v128)
   (local $26 v128)
@@ -523,7 +523,7 @@
    local.tee $12
    i32.const 32
    i32.add
-   local.set $20
+   local.set $21
    i32.const 0
    global.set $assembly/guacamole/hint
    i32.const 0
@@ -541,11 +541,11 @@
      local.get $3
      local.set $0
      i32.const 0
-     local.set $21
+     local.set $22
      local.get $1
      local.set $2
      i32.const 0
-     local.set $19
+     local.set $20
      loop $while-continue|1
       block $while-break|1
        i32.const 0
@@ -561,7 +561,7 @@
          i32.ge_u
          if
           i32.const 1
-          local.set $19
+          local.set $20
           local.get $15
           i32.const 1
           i32.add
@@ -625,7 +625,7 @@
         end
        end
        local.get $9
-       local.get $19
+       local.get $20
        i32.or
        br_if $while-break|1
        local.get $5
@@ -669,6 +669,68 @@
           local.get $15
           local.get $0
           i32.sub
+          i32.const 256
+          i32.ge_u
+          local.get $6
+          i32.const 256
+          i32.ge_u
+          i32.and
+          if
+           v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+           local.set $19
+           i32.const 0
+           local.set $16
+           loop $for-loop|6
+            local.get $16
+            i32.const 256
+            i32.lt_u
+            if
+             local.get $19
+             local.get $0
+             local.get $16
+             i32.add
+             v128.load
+             v128.const i32x4 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0
+             i8x16.lt_s
+             i8x16.sub
+             local.set $19
+             local.get $16
+             i32.const 16
+             i32.add
+             local.set $16
+             br $for-loop|6
+            end
+           end
+           local.get $6
+           i32.const 256
+           local.get $19
+           i16x8.extadd_pairwise_i8x16_u
+           i32x4.extadd_pairwise_i16x8_u
+           local.tee $19
+           i32x4.extract_lane 0
+           local.get $19
+           i32x4.extract_lane 1
+           i32.add
+           local.get $19
+           i32x4.extract_lane 2
+           i32.add
+           local.get $19
+           i32x4.extract_lane 3
+           i32.add
+           i32.sub
+           i32.sub
+           local.set $6
+           local.get $0
+           i32.const 256
+           i32.add
+           local.set $0
+           br $while-continue|5
+          end
+         end
+         loop $while-continue|7
+          local.get $15
+          local.get $0
+          i32.sub
           i32.const 64
           i32.ge_u
           local.get $6
@@ -678,7 +740,7 @@
           if
            local.get $0
            v128.load
-           local.tee $23
+           local.tee $19
            local.get $0
            v128.load offset=16
            local.tee $25
@@ -705,7 +767,7 @@
             i8x16.lt_s
             i8x16.bitmask
             i32.popcnt
-            local.get $23
+            local.get $19
             v128.const i32x4 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0
             i8x16.lt_s
             i8x16.bitmask
@@ -730,10 +792,10 @@
            i32.const -64
            i32.sub
            local.set $0
-           br $while-continue|5
+           br $while-continue|7
           end
          end
-         loop $while-continue|6
+         loop $while-continue|8
           local.get $15
           local.get $0
           i32.sub
@@ -757,7 +819,7 @@
            if
             i32.const 0
             local.set $13
-            loop $for-loop|7
+            loop $for-loop|9
              local.get $6
              local.get $13
              i32.gt_u
@@ -772,7 +834,7 @@
               i32.const 1
               i32.add
               local.set $13
-              br $for-loop|7
+              br $for-loop|9
              end
             end
             local.get $0
@@ -790,11 +852,11 @@
            i32.const 16
            i32.add
            local.set $0
-           br $while-continue|6
+           br $while-continue|8
           end
          end
         end
-        loop $while-continue|8
+        loop $while-continue|10
          local.get $0
          local.get $15
          i32.lt_u
@@ -818,7 +880,7 @@
           i32.const 1
           i32.add
           local.set $0
-          br $while-continue|8
+          br $while-continue|10
          end
         end
         i32.const -1
@@ -829,7 +891,7 @@
        i32.eq
        if
         i32.const 1
-        local.set $19
+        local.set $20
         local.get $5
         local.get $14
         i32.add
@@ -862,7 +924,7 @@
        i32.ge_u
        if
         i32.const 1
-        local.set $19
+        local.set $20
         local.get $15
         i32.const 1
         i32.add
@@ -885,7 +947,7 @@
         global.set $assembly/guacamole/errorAt
         br $while-break|1
        end
-       local.get $21
+       local.get $22
        i32.const 127
        i32.eq
        local.get $5
@@ -926,10 +988,10 @@
        i32.const 1
        i32.add
        local.set $1
-       local.get $21
+       local.get $22
        i32.const 1
        i32.add
-       local.set $21
+       local.set $22
        local.get $0
        i32.const 1
        i32.add
@@ -940,7 +1002,7 @@
        br_if $while-continue|1
       end
      end
-     local.get $19
+     local.get $20
      if
       local.get $2
       local.set $1
@@ -979,26 +1041,26 @@
       global.set $assembly/guacamole/errorAt
       local.get $2
      else
-      local.get $20
+      local.get $21
       local.get $3
       local.get $11
       i32.sub
       i32.store
-      local.get $20
+      local.get $21
       local.get $0
       local.get $11
       i32.sub
       i32.store offset=4
-      local.get $20
+      local.get $21
       local.get $2
       i32.store offset=8
-      local.get $20
       local.get $21
+      local.get $22
       i32.store offset=12
-      local.get $20
+      local.get $21
       i32.const 16
       i32.add
-      local.set $20
+      local.set $21
       local.get $18
       i32.const 1
       i32.add
@@ -1054,20 +1116,20 @@
   local.get $2
   i32.const 32
   i32.add
-  local.set $19
+  local.set $20
   i32.const 0
   global.set $assembly/guacamole/hint
   i32.const 0
   global.set $assembly/guacamole/errorAt
-  loop $while-continue|9
-   block $while-break|9
+  loop $while-continue|11
+   block $while-break|11
     local.get $3
-    local.get $21
+    local.get $22
     i32.eq
     if
      i32.const 1
      local.set $13
-     br $while-break|9
+     br $while-break|11
     end
     local.get $10
     local.set $7
@@ -1076,28 +1138,28 @@
     local.get $11
     local.set $12
     i32.const 0
-    local.set $22
-    loop $while-continue|10
-     block $while-break|10
+    local.set $23
+    loop $while-continue|12
+     block $while-break|12
       i32.const 0
       local.set $14
       i32.const 0
       local.set $17
       local.get $7
       local.set $8
-      loop $while-continue|11
-       block $while-break|11
+      loop $while-continue|13
+       block $while-break|13
         local.get $7
         local.get $24
         i32.ge_u
         if
          i32.const 1
-         local.set $22
+         local.set $23
          local.get $24
          i32.const 1
          i32.add
          global.set $assembly/guacamole/hint
-         br $while-break|11
+         br $while-break|13
         end
         local.get $7
         i32.load8_u
@@ -1115,7 +1177,7 @@
           local.set $13
           local.get $7
           global.set $assembly/guacamole/errorAt
-          br $while-break|11
+          br $while-break|13
          end
          local.get $14
          i32.const 10
@@ -1149,16 +1211,16 @@
           local.get $7
           global.set $assembly/guacamole/errorAt
          end
-         br $while-break|11
+         br $while-break|13
         end
         local.set $7
-        br $while-continue|11
+        br $while-continue|13
        end
       end
       local.get $13
-      local.get $22
+      local.get $23
       i32.or
-      br_if $while-break|10
+      br_if $while-break|12
       local.get $14
       i32.const 8388608
       i32.gt_u
@@ -1167,7 +1229,7 @@
        local.set $13
        local.get $8
        global.set $assembly/guacamole/errorAt
-       br $while-break|10
+       br $while-break|12
       end
       local.get $6
       i64.extend_i32_u
@@ -1186,7 +1248,7 @@
        local.set $13
        local.get $10
        global.set $assembly/guacamole/errorAt
-       br $while-break|10
+       br $while-break|12
       end
       local.get $7
       local.set $15
@@ -1196,7 +1258,69 @@
        i32.const 16
        i32.ge_u
        if
-        loop $while-continue|14
+        loop $while-continue|16
+         local.get $24
+         local.get $7
+         i32.sub
+         i32.const 256
+         i32.ge_u
+         local.get $8
+         i32.const 256
+         i32.ge_u
+         i32.and
+         if
+          v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000
+          local.set $19
+          i32.const 0
+          local.set $17
+          loop $for-loop|17
+           local.get $17
+           i32.const 256
+           i32.lt_u
+           if
+            local.get $19
+            local.get $7
+            local.get $17
+            i32.add
+            v128.load
+            v128.const i32x4 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0
+            i8x16.lt_s
+            i8x16.sub
+            local.set $19
+            local.get $17
+            i32.const 16
+            i32.add
+            local.set $17
+            br $for-loop|17
+           end
+          end
+          local.get $8
+          i32.const 256
+          local.get $19
+          i16x8.extadd_pairwise_i8x16_u
+          i32x4.extadd_pairwise_i16x8_u
+          local.tee $19
+          i32x4.extract_lane 0
+          local.get $19
+          i32x4.extract_lane 1
+          i32.add
+          local.get $19
+          i32x4.extract_lane 2
+          i32.add
+          local.get $19
+          i32x4.extract_lane 3
+          i32.add
+          i32.sub
+          i32.sub
+          local.set $8
+          local.get $7
+          i32.const 256
+          i32.add
+          local.set $7
+          br $while-continue|16
+         end
+        end
+        loop $while-continue|18
          local.get $24
          local.get $7
          i32.sub
@@ -1209,7 +1333,7 @@
          if
           local.get $7
           v128.load
-          local.tee $23
+          local.tee $19
           local.get $7
           v128.load offset=16
           local.tee $25
@@ -1236,7 +1360,7 @@
            i8x16.lt_s
            i8x16.bitmask
            i32.popcnt
-           local.get $23
+           local.get $19
            v128.const i32x4 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0 0xc0c0c0c0
            i8x16.lt_s
            i8x16.bitmask
@@ -1261,10 +1385,10 @@
           i32.const -64
           i32.sub
           local.set $7
-          br $while-continue|14
+          br $while-continue|18
          end
         end
-        loop $while-continue|15
+        loop $while-continue|19
          local.get $24
          local.get $7
          i32.sub
@@ -1282,15 +1406,15 @@
           i32.and
           local.tee $17
           i32.popcnt
-          local.tee $20
+          local.tee $21
           local.get $8
           i32.gt_u
           if
            i32.const 0
-           local.set $20
-           loop $for-loop|16
+           local.set $21
+           loop $for-loop|20
             local.get $8
-            local.get $20
+            local.get $21
             i32.gt_u
             if
              local.get $17
@@ -1299,11 +1423,11 @@
              i32.sub
              i32.and
              local.set $17
-             local.get $20
+             local.get $21
              i32.const 1
              i32.add
-             local.set $20
-             br $for-loop|16
+             local.set $21
+             br $for-loop|20
             end
            end
            local.get $7
@@ -1314,18 +1438,18 @@
            br $assembly/guacamole/skipCounting|inlined.1
           end
           local.get $8
-          local.get $20
+          local.get $21
           i32.sub
           local.set $8
           local.get $7
           i32.const 16
           i32.add
           local.set $7
-          br $while-continue|15
+          br $while-continue|19
          end
         end
        end
-       loop $while-continue|17
+       loop $while-continue|21
         local.get $7
         local.get $24
         i32.lt_u
@@ -1349,7 +1473,7 @@
          i32.const 1
          i32.add
          local.set $7
-         br $while-continue|17
+         br $while-continue|21
         end
        end
        i32.const -1
@@ -1360,7 +1484,7 @@
       i32.eq
       if
        i32.const 1
-       local.set $22
+       local.set $23
        local.get $14
        local.get $15
        i32.add
@@ -1376,7 +1500,7 @@
        i32.gt_u
        select
        global.set $assembly/guacamole/hint
-       br $while-break|10
+       br $while-break|12
       end
       local.get $7
       i32.const -2
@@ -1386,19 +1510,19 @@
        local.set $13
        global.get $assembly/guacamole/invalidAt
        global.set $assembly/guacamole/errorAt
-       br $while-break|10
+       br $while-break|12
       end
       local.get $7
       local.get $24
       i32.ge_u
       if
        i32.const 1
-       local.set $22
+       local.set $23
        local.get $24
        i32.const 1
        i32.add
        global.set $assembly/guacamole/hint
-       br $while-break|10
+       br $while-break|12
       end
       local.get $7
       i32.load8_u
@@ -1414,7 +1538,7 @@
        local.set $13
        local.get $7
        global.set $assembly/guacamole/errorAt
-       br $while-break|10
+       br $while-break|12
       end
       local.get $16
       i32.const 127
@@ -1428,7 +1552,7 @@
        local.set $13
        local.get $7
        global.set $assembly/guacamole/errorAt
-       br $while-break|10
+       br $while-break|12
       end
       local.get $5
       local.get $11
@@ -1436,7 +1560,7 @@
       if
        i32.const 1
        local.set $13
-       br $while-break|10
+       br $while-break|12
       end
       local.get $4
       local.get $11
@@ -1468,10 +1592,10 @@
       local.get $8
       i32.const 59
       i32.ne
-      br_if $while-continue|10
+      br_if $while-continue|12
      end
     end
-    local.get $22
+    local.get $23
     if
      local.get $12
      local.set $11
@@ -1488,13 +1612,13 @@
       i32.const -5
       local.set $13
      end
-     br $while-break|9
+     br $while-break|11
     end
     local.get $13
     if
      local.get $12
      local.set $11
-     br $while-break|9
+     br $while-break|11
     end
     local.get $7
     local.get $10
@@ -1510,39 +1634,39 @@
      global.set $assembly/guacamole/errorAt
      local.get $12
     else
-     local.get $19
+     local.get $20
      local.get $10
      local.get $0
      i32.sub
      i32.store
-     local.get $19
+     local.get $20
      local.get $7
      local.get $0
      i32.sub
      i32.store offset=4
-     local.get $19
+     local.get $20
      local.get $12
      i32.store offset=8
-     local.get $19
+     local.get $20
      local.get $16
      i32.store offset=12
-     local.get $19
+     local.get $20
      i32.const 16
      i32.add
-     local.set $19
-     local.get $21
+     local.set $20
+     local.get $22
      i32.const 1
      i32.add
-     local.set $21
+     local.set $22
      local.get $7
      local.set $10
-     br $while-continue|9
+     br $while-continue|11
     end
     local.set $11
    end
   end
   local.get $2
-  local.get $21
+  local.get $22
   i32.store
   local.get $2
   local.get $10
@@ -1798,50 +1922,50 @@
   local.tee $12
   i32.const 32
   i32.add
-  local.set $20
+  local.set $21
   i32.const 0
   global.set $assembly/guacamole/hint
   i32.const 0
   global.set $assembly/guacamole/errorAt
-  loop $while-continue|18
-   block $while-break|18
+  loop $while-continue|22
+   block $while-break|22
     local.get $7
     local.get $18
     i32.eq
     if
      i32.const 1
      local.set $9
-     br $while-break|18
+     br $while-break|22
     end
     local.get $3
     local.set $0
     i32.const 0
-    local.set $21
+    local.set $22
     local.get $1
     local.set $2
     i32.const 0
-    local.set $19
-    loop $while-continue|19
-     block $while-break|19
+    local.set $20
+    loop $while-continue|23
+     block $while-break|23
       i32.const 0
       local.set $5
       i32.const 0
       local.set $16
       local.get $0
       local.set $6
-      loop $while-continue|20
-       block $while-break|20
+      loop $while-continue|24
+       block $while-break|24
         local.get $0
         local.get $15
         i32.ge_u
         if
          i32.const 1
-         local.set $19
+         local.set $20
          local.get $15
          i32.const 1
          i32.add
          global.set $assembly/guacamole/hint
-         br $while-break|20
+         br $while-break|24
         end
         local.get $0
         i32.load8_u
@@ -1859,7 +1983,7 @@
           local.set $9
           local.get $0
           global.set $assembly/guacamole/errorAt
-          br $while-break|20
+          br $while-break|24
          end
          local.get $5
          i32.const 10
@@ -1893,16 +2017,16 @@
           local.get $0
           global.set $assembly/guacamole/errorAt
          end
-         br $while-break|20
+         br $while-break|24
         end
         local.set $0
-        br $while-continue|20
+        br $while-continue|24
        end
       end
       local.get $9
-      local.get $19
+      local.get $20
       i32.or
-      br_if $while-break|19
+      br_if $while-break|23
       local.get $5
       i32.const 8388608
       i32.gt_u
@@ -1911,7 +2035,7 @@
        local.set $9
        local.get $6
        global.set $assembly/guacamole/errorAt
-       br $while-break|19
+       br $while-break|23
       end
       local.get $10
       i64.extend_i32_u
@@ -1930,14 +2054,14 @@
        local.set $9
        local.get $3
        global.set $assembly/guacamole/errorAt
-       br $while-break|19
+       br $while-break|23
       end
       local.get $0
       local.set $14
       local.get $5
       local.set $6
       block $assembly/guacamole/skipValidating|inlined.2 (result i32)
-       loop $while-continue|21
+       loop $while-continue|25
         local.get $6
         if
          i32.const -1
@@ -1970,14 +2094,14 @@
           i32.lt_u
           if
            i32.const 1
-           local.set $22
+           local.set $23
           else
            local.get $17
            i32.const 240
            i32.lt_u
            if
             i32.const 2
-            local.set $22
+            local.set $23
             local.get $17
             i32.const 224
             i32.eq
@@ -1999,7 +2123,7 @@
             i32.lt_u
             if
              i32.const 3
-             local.set $22
+             local.set $23
              local.get $17
              i32.const 240
              i32.eq
@@ -2043,9 +2167,9 @@
           drop
           i32.const 2
           local.set $13
-          loop $for-loop|22
+          loop $for-loop|26
            local.get $13
-           local.get $22
+           local.get $23
            i32.le_u
            if
             i32.const -1
@@ -2070,10 +2194,10 @@
             i32.const 1
             i32.add
             local.set $13
-            br $for-loop|22
+            br $for-loop|26
            end
           end
-          local.get $22
+          local.get $23
           i32.const 1
           i32.add
          end
@@ -2100,7 +2224,7 @@
          i32.const 1
          i32.sub
          local.set $6
-         br $while-continue|21
+         br $while-continue|25
         end
        end
        local.get $0
@@ -2110,7 +2234,7 @@
       i32.eq
       if
        i32.const 1
-       local.set $19
+       local.set $20
        local.get $5
        local.get $14
        i32.add
@@ -2126,7 +2250,7 @@
        i32.gt_u
        select
        global.set $assembly/guacamole/hint
-       br $while-break|19
+       br $while-break|23
       end
       local.get $0
       i32.const -2
@@ -2136,19 +2260,19 @@
        local.set $9
        global.get $assembly/guacamole/invalidAt
        global.set $assembly/guacamole/errorAt
-       br $while-break|19
+       br $while-break|23
       end
       local.get $0
       local.get $15
       i32.ge_u
       if
        i32.const 1
-       local.set $19
+       local.set $20
        local.get $15
        i32.const 1
        i32.add
        global.set $assembly/guacamole/hint
-       br $while-break|19
+       br $while-break|23
       end
       local.get $0
       i32.load8_u
@@ -2164,9 +2288,9 @@
        local.set $9
        local.get $0
        global.set $assembly/guacamole/errorAt
-       br $while-break|19
+       br $while-break|23
       end
-      local.get $21
+      local.get $22
       i32.const 127
       i32.eq
       local.get $5
@@ -2178,7 +2302,7 @@
        local.set $9
        local.get $0
        global.set $assembly/guacamole/errorAt
-       br $while-break|19
+       br $while-break|23
       end
       local.get $1
       local.get $8
@@ -2186,7 +2310,7 @@
       if
        i32.const 1
        local.set $9
-       br $while-break|19
+       br $while-break|23
       end
       local.get $4
       local.get $1
@@ -2207,10 +2331,10 @@
       i32.const 1
       i32.add
       local.set $1
-      local.get $21
+      local.get $22
       i32.const 1
       i32.add
-      local.set $21
+      local.set $22
       local.get $0
       i32.const 1
       i32.add
@@ -2218,10 +2342,10 @@
       local.get $5
       i32.const 59
       i32.ne
-      br_if $while-continue|19
+      br_if $while-continue|23
      end
     end
-    local.get $19
+    local.get $20
     if
      local.get $2
      local.set $1
@@ -2238,13 +2362,13 @@
       i32.const -5
       local.set $9
      end
-     br $while-break|18
+     br $while-break|22
     end
     local.get $9
     if
      local.get $2
      local.set $1
-     br $while-break|18
+     br $while-break|22
     end
     local.get $0
     local.get $3
@@ -2260,33 +2384,33 @@
      global.set $assembly/guacamole/errorAt
      local.get $2
     else
-     local.get $20
+     local.get $21
      local.get $3
      local.get $11
      i32.sub
      i32.store
-     local.get $20
+     local.get $21
      local.get $0
      local.get $11
      i32.sub
      i32.store offset=4
-     local.get $20
+     local.get $21
      local.get $2
      i32.store offset=8
-     local.get $20
      local.get $21
+     local.get $22
      i32.store offset=12
-     local.get $20
+     local.get $21
      i32.const 16
      i32.add
-     local.set $20
+     local.set $21
      local.get $18
      i32.const 1
      i32.add
      local.set $18
      local.get $0
      local.set $3
-     br $while-continue|18
+     br $while-continue|22
     end
     local.set $1
    end

@@ -15,11 +15,14 @@ import { countCodePointsWasm, encodeFrameWasm, makeWasmFrameWalker } from './was
 /** Measured crossover points for `auto` (bench/hotpath.ts; docs/PERFORMANCE.md "Hot paths"). */
 export const AUTO_THRESHOLDS = {
   /** countCodePoints: JS below this many bytes (the copy into Wasm memory plus the call cost more). */
-  countCodePointsWasmMinBytes: 256,
-  /** Guacamole scan of bytes already in Wasm memory (reserve/commit): JS below this many bytes. */
-  guacInWasmMinBytes: 128,
+  countCodePointsWasmMinBytes: 48,
+  /** Guacamole scan of bytes already in Wasm memory (reserve/commit, or a buffered tail): JS below. */
+  guacInWasmMinBytes: 96,
   /** Guacamole scan of a pushed chunk (needs a copy into Wasm memory): JS below this many bytes. */
-  guacPushWasmMinBytes: 1024,
+  guacPushWasmMinBytes: 96,
+  /** Pushed chunks at least this long that look like base64 display data (ASCII prefix, a value >= 256 B among
+   * the first 12 elements) scan in JS: native isAscii beats the copy into Wasm memory. */
+  guacPushAsciiProbeMinBytes: 2048,
 };
 
 const CHOICES: readonly EngineChoice[] = ['auto', 'js', 'wasm', 'wasm-simd'];
@@ -68,15 +71,23 @@ export function wasmEngine(name: WasmEngineName): WasmEngine | undefined {
   return e instanceof Error ? undefined : e;
 }
 
-/** Best engine not above `choice` that loads: wasm-simd → wasm → js. */
-export function resolveEngine(choice: EngineChoice | undefined): {
+interface Resolved {
   auto: boolean;
   wasm: WasmEngine | undefined;
-} {
+}
+const resolved = new Map<EngineChoice, Resolved>();
+
+/** Best engine not above `choice` that loads: wasm-simd → wasm → js (cached per choice). */
+export function resolveEngine(choice: EngineChoice | undefined): Resolved {
   const c = choice ?? requestedEngine();
-  if (c === 'js') return { auto: false, wasm: undefined };
-  const wasm = (c !== 'wasm' ? wasmEngine('wasm-simd') : undefined) ?? wasmEngine('wasm');
-  return { auto: c === 'auto', wasm };
+  let r = resolved.get(c);
+  if (r === undefined) {
+    const wasm =
+      c === 'js' ? undefined : ((c !== 'wasm' ? wasmEngine('wasm-simd') : undefined) ?? wasmEngine('wasm'));
+    r = { auto: c === 'auto', wasm };
+    resolved.set(c, r);
+  }
+  return r;
 }
 
 /** The engine that runs under the default choice (for large inputs when auto). */
@@ -97,7 +108,7 @@ export function resetEnginesForTests(options: { fail?: readonly WasmEngineName[]
   loaded.clear();
   walkers.clear();
   failForTests = options.fail ?? [];
-  cachedDefault = undefined;
+  resolved.clear();
 }
 
 function walkerFor(e: WasmEngine): FrameWalker {
@@ -119,15 +130,9 @@ export function chooseFrameWalker(choice: EngineChoice | undefined): FrameWalker
   return walkerFor(wasm);
 }
 
-let cachedDefault: { auto: boolean; wasm: WasmEngine | undefined } | undefined;
-function defaultEngine() {
-  cachedDefault ??= resolveEngine(undefined);
-  return cachedDefault;
-}
-
 /** Number of Unicode code points in `utf8` (counts non-continuation bytes; the input is assumed valid). */
 export function countCodePoints(utf8: Uint8Array): number {
-  const { auto, wasm } = defaultEngine();
+  const { auto, wasm } = resolveEngine(undefined);
   if (wasm === undefined || (auto && utf8.length < AUTO_THRESHOLDS.countCodePointsWasmMinBytes)) {
     return countCodePointsJs(utf8, 0, utf8.length);
   }
@@ -146,7 +151,7 @@ export function countCodePointsWith(choice: EngineChoice, utf8: Uint8Array): num
 /** Encodes one frame into a fresh Buffer. Auto always uses JS (one copy instead of two). */
 export function encodeFrame(connNo: number, payload: Uint8Array, timestampMs: number = Date.now()): Buffer {
   const ts = checkFrameArgs(connNo, payload, timestampMs);
-  const { auto, wasm } = defaultEngine();
+  const { auto, wasm } = resolveEngine(undefined);
   if (wasm === undefined || auto) return encodeFrameJs(connNo, payload, ts);
   return encodeFrameWasm(wasm, connNo, payload, ts);
 }

@@ -2,6 +2,7 @@
  * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points)
  * and the instruction encoder.
  */
+import { isAscii, isUtf8 } from 'node:buffer';
 import { ErrorCode, TubesError } from '../errors.ts';
 import {
   DEFAULT_MAX_INSTRUCTION_BYTES,
@@ -26,6 +27,7 @@ import {
   HEADER_SLOTS,
   INSTRUCTION_SLOTS,
   scanInstructionsJs,
+  trailingPartial,
 } from './js.ts';
 import type { WasmEngine } from './loader.ts';
 
@@ -43,6 +45,10 @@ const EMPTY = new Uint8Array(0);
 const INITIAL_DATA_BYTES = 4096;
 const DEFAULT_RESERVE_BYTES = 64 * 1024;
 const INITIAL_INSTRUCTIONS = 32;
+const ASCII_PROBE_BYTES = 512;
+/** Auto probe: a value this long among the first PROBE_ELEMENTS elements means base64-like data. */
+const LONG_VALUE_BYTES = 256;
+const PROBE_ELEMENTS = 12;
 /** Element capacity: one instruction of 128 elements always fits. */
 const INITIAL_ELEMENTS = 2 * GUAC_MAX_ELEMENTS;
 
@@ -66,14 +72,16 @@ function text(b: Uint8Array, s: number, e: number): string {
  * copies). Offsets are relative to `data`.
  */
 export class GuacamoleBatch {
-  /** The scanned bytes; the complete instructions are `data.subarray(0, byteLength)`. */
-  data: Uint8Array = EMPTY;
   /** Number of complete instructions. */
   count = 0;
-  /** Bytes of all complete instructions (contiguous from offset 0). */
+  /** Bytes of all complete instructions (contiguous from offset 0 of `data`). */
   byteLength = 0;
   /** Set when the stream is malformed; the instructions before the error are still reported. */
   error: TubesError | undefined;
+  /** The scanned bytes live in #src from #off (no view is created unless asked for). */
+  #src: Uint8Array = EMPTY;
+  #off = 0;
+  #len = 0;
   #ins: Uint32Array = new Uint32Array(HEADER_SLOTS);
   #insBase = HEADER_SLOTS;
   #els: Uint32Array = new Uint32Array(0);
@@ -81,7 +89,9 @@ export class GuacamoleBatch {
 
   /** @internal */
   set(
-    data: Uint8Array,
+    src: Uint8Array,
+    off: number,
+    len: number,
     count: number,
     byteLength: number,
     ins: Uint32Array,
@@ -90,7 +100,9 @@ export class GuacamoleBatch {
     elsBase: number,
     error: TubesError | undefined,
   ): this {
-    this.data = data;
+    this.#src = src;
+    this.#off = off;
+    this.#len = len;
     this.count = count;
     this.byteLength = byteLength;
     this.#ins = ins;
@@ -101,9 +113,13 @@ export class GuacamoleBatch {
     return this;
   }
 
+  /** The scanned bytes (a view); the complete instructions are its first `byteLength` bytes. */
+  get data(): Uint8Array {
+    return this.#src.subarray(this.#off, this.#off + this.#len);
+  }
   /** All complete instructions as one view (e.g. a frame payload). */
   get bytes(): Uint8Array {
-    return this.data.subarray(0, this.byteLength);
+    return this.#src.subarray(this.#off, this.#off + this.byteLength);
   }
   /** Byte offset where instruction i starts. */
   start(i: number): number {
@@ -129,12 +145,12 @@ export class GuacamoleBatch {
   }
   /** Instruction i's bytes (a view). */
   instruction(i: number): Uint8Array {
-    return this.data.subarray(this.start(i), this.end(i));
+    return this.#src.subarray(this.#off + this.start(i), this.#off + this.end(i));
   }
   /** Element j of instruction i, decoded. */
   element(i: number, j: number): string {
-    const s = this.elementStart(i, j);
-    return text(this.data, s, s + this.elementByteLength(i, j));
+    const s = this.#off + this.elementStart(i, j);
+    return text(this.#src, s, s + this.elementByteLength(i, j));
   }
   /** Opcode of instruction i. */
   opcode(i: number): string {
@@ -142,10 +158,11 @@ export class GuacamoleBatch {
   }
   /** True if instruction i's opcode equals the ASCII `name` (no string allocation). */
   opcodeIs(i: number, name: string): boolean {
-    const s = this.elementStart(i, 0);
+    const s = this.#off + this.elementStart(i, 0);
     const n = this.elementByteLength(i, 0);
     if (n !== name.length) return false;
-    for (let k = 0; k < n; k++) if (this.data[s + k] !== name.charCodeAt(k)) return false;
+    const src = this.#src;
+    for (let k = 0; k < n; k++) if (src[s + k] !== name.charCodeAt(k)) return false;
     return true;
   }
   /** Arguments (elements after the opcode) of instruction i, decoded. */
@@ -263,10 +280,7 @@ export class GuacamoleScanner {
   push(chunk: Uint8Array): GuacamoleBatch {
     if (this.#failure !== undefined) return this.#failed();
     const n = chunk.length;
-    if (
-      this.#end === this.#start &&
-      (this.#wasm === undefined || (this.#auto && n < AUTO_THRESHOLDS.guacPushWasmMinBytes))
-    ) {
+    if (this.#end === this.#start && this.#pushScansInJs(chunk)) {
       // nothing buffered: scan the caller's chunk in place and keep only the incomplete tail
       this.#start = this.#end = 0;
       const batch = this.#scanJs(chunk, 0, n);
@@ -307,9 +321,33 @@ export class GuacamoleScanner {
     return this.#scanBuffered();
   }
 
+  /**
+   * Auto: JS for small chunks, and for long ASCII chunks made of long values (base64 display data: native
+   * isAscii in the JS engine beats copying into Wasm memory). Short ASCII instructions (key/mouse/sync)
+   * and any non-ASCII text go to Wasm. Only a prefix is probed; the choice never changes results.
+   */
+  #pushScansInJs(chunk: Uint8Array): boolean {
+    if (this.#wasm === undefined) return true;
+    if (!this.#auto) return false;
+    const n = chunk.length;
+    if (n < AUTO_THRESHOLDS.guacPushWasmMinBytes) return true;
+    if (n < AUTO_THRESHOLDS.guacPushAsciiProbeMinBytes) return false;
+    for (let i = 0; i < 32; i++) if (chunk[i]! >= 0x80) return false;
+    const probe = Math.min(n, ASCII_PROBE_BYTES);
+    if (!isAscii(chunk.subarray(0, probe))) return false;
+    // walk the first length prefixes (the probe is ASCII, so declared lengths are byte lengths)
+    for (let q = 0, seen = 0; seen < PROBE_ELEMENTS && q < probe; seen++) {
+      let n = 0;
+      for (let c = chunk[q]! - 48; q < probe && c >= 0 && c < 10; c = chunk[++q]! - 48) n = n * 10 + c;
+      if (n >= LONG_VALUE_BYTES) return true;
+      q += n + 2; // '.', value, delimiter
+    }
+    return false;
+  }
+
   #failed(): GuacamoleBatch {
     this.#start = this.#end = 0;
-    return this.#batch.set(EMPTY, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, this.#failure);
+    return this.#batch.set(EMPTY, 0, 0, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, this.#failure);
   }
 
   #storage(): Uint8Array {
@@ -354,7 +392,7 @@ export class GuacamoleScanner {
     const len = this.#end - this.#start;
     const base = this.#base();
     if (len < this.#need) {
-      return this.#batch.set(EMPTY, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, undefined);
+      return this.#batch.set(EMPTY, 0, 0, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, undefined);
     }
     if (this.#wasm === undefined || (this.#auto && len < AUTO_THRESHOLDS.guacInWasmMinBytes)) {
       return this.#scanJs(this.#storage(), base + this.#start, base + this.#end);
@@ -375,7 +413,7 @@ export class GuacamoleScanner {
         if (out[H_ELEMENTS]! + GUAC_MAX_ELEMENTS > maxElems) this.#jsElems = new Uint32Array(els.length * 2);
         continue; // rescan with room for every instruction: one batch per push
       }
-      return this.#finish(b.subarray(s, e), status, out, out, els, 0);
+      return this.#finish(b, s, e - s, status, out, out, els, 0);
     }
   }
 
@@ -390,16 +428,7 @@ export class GuacamoleScanner {
     for (;;) {
       const maxInstr = (r.outSize / 4 - HEADER_SLOTS) / INSTRUCTION_SLOTS;
       const maxElems = r.elemsSize / 4 / ELEMENT_SLOTS;
-      const status = w.x.scanInstructions(
-        ptr,
-        len,
-        r.out,
-        maxInstr,
-        r.elems,
-        maxElems,
-        this.#maxBytes,
-        this.#strict ? 1 : 0,
-      );
+      const status = this.#kernel(w, ptr, len, maxInstr, maxElems);
       const u32 = w.u32;
       if (status === GUAC_FULL) {
         const elemsFull = u32[(r.out >>> 2) + H_ELEMENTS]! + GUAC_MAX_ELEMENTS > maxElems;
@@ -415,14 +444,40 @@ export class GuacamoleScanner {
       }
       const o = r.out >>> 2;
       const header = u32.subarray(o, o + HEADER_SLOTS);
-      const data = w.u8.subarray(ptr, ptr + len);
-      return this.#finish(data, status, header, w.u32, w.u32, r.elems >>> 2, o);
+      return this.#finish(w.u8, ptr, len, status, header, u32, u32, r.elems >>> 2, o);
     }
+  }
+
+  /**
+   * Runs the Wasm kernel. Strict Wasm SIMD scans count code points in Wasm and validate the scanned bytes
+   * with Node's native UTF-8 validator (simdutf, faster than 128-bit Wasm SIMD at it); on any failure the
+   * strict kernel re-runs and reports the canonical error. Same results as the all-Wasm strict kernel.
+   */
+  #kernel(w: WasmEngine, ptr: number, len: number, maxInstr: number, maxElems: number): number {
+    const r = this.#regions!;
+    const strict = this.#strict;
+    const hybrid = strict && w.name === 'wasm-simd';
+    const mode = strict && !hybrid ? 1 : 0;
+    let status = w.x.scanInstructions(ptr, len, r.out, maxInstr, r.elems, maxElems, this.#maxBytes, mode);
+    if (hybrid) {
+      let valid = false;
+      if (status >= 0) {
+        const u8 = w.u8;
+        const consumedEnd = ptr + w.u32[(r.out >>> 2) + H_CONSUMED]!;
+        const checkEnd = status === GUAC_FULL ? consumedEnd : trailingPartial(u8, consumedEnd, ptr + len);
+        valid = isUtf8(u8.subarray(ptr, checkEnd));
+      }
+      if (!valid)
+        status = w.x.scanInstructions(ptr, len, r.out, maxInstr, r.elems, maxElems, this.#maxBytes, 1);
+    }
+    return status;
   }
 
   /** Builds the batch from a kernel result and advances the stream state. */
   #finish(
-    data: Uint8Array,
+    src: Uint8Array,
+    off: number,
+    len: number,
     status: number,
     header: Uint32Array,
     ins: Uint32Array,
@@ -434,7 +489,7 @@ export class GuacamoleScanner {
     const consumed = header[H_CONSUMED]!;
     let error: TubesError | undefined;
     if (status < 0) {
-      error = this.#error(status, data, header[H_ERROR_AT]!);
+      error = this.#error(status, src, off + header[H_ERROR_AT]!, header[H_ERROR_AT]!);
       this.#failure = error;
       this.#start = this.#end = 0;
       this.#need = 0;
@@ -445,10 +500,21 @@ export class GuacamoleScanner {
       this.#need = hint === 0 ? 0 : hint - consumed;
     }
     this.#streamPos += consumed;
-    return this.#batch.set(data, count, consumed, ins, headerBase + HEADER_SLOTS, els, elsBase, error);
+    return this.#batch.set(
+      src,
+      off,
+      len,
+      count,
+      consumed,
+      ins,
+      headerBase + HEADER_SLOTS,
+      els,
+      elsBase,
+      error,
+    );
   }
 
-  #error(status: number, data: Uint8Array, at: number): TubesError {
+  #error(status: number, src: Uint8Array, byteAt: number, at: number): TubesError {
     const where = `at stream byte ${this.#streamPos + at}`;
     switch (status) {
       case GUAC_INVALID_UTF8:
@@ -469,7 +535,7 @@ export class GuacamoleScanner {
           `Guacamole instruction larger than ${this.#maxBytes} bytes starting ${where}`,
         );
       default: {
-        const got = data[at];
+        const got = src[byteAt];
         const shown = got === undefined ? 'end' : `0x${got.toString(16).padStart(2, '0')}`;
         return new TubesError(
           ErrorCode.GUAC_MALFORMED,

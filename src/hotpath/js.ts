@@ -77,7 +77,7 @@ function sequenceAt(b: Uint8Array, p: number, end: number): number {
 }
 
 /** Start of a trailing sequence truncated by `end` whose bytes are valid so far; `end` if there is none. */
-function trailingPartial(b: Uint8Array, start: number, end: number): number {
+export function trailingPartial(b: Uint8Array, start: number, end: number): number {
   let q = end;
   for (let k = 0; q > start && k < 3; k++) {
     q--;
