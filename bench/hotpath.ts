@@ -3,11 +3,12 @@
  *
  *   npm run bench:hotpath                      # markdown table
  *   node bench/hotpath.ts --json               # machine-readable rows
- *   node bench/hotpath.ts --rounds 3 --time 150 --filter guac
+ *   node bench/hotpath.ts --rounds 3 --time 150 --filter guac --save rows.json   # table + JSON file
  *
  * Each cell is the median over rounds of tinybench's median latency, divided by the operations per call
  * (frames or instructions): nanoseconds per frame / per instruction / per call as the row says.
  */
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
 import { countCodePointsWith, encodeFrameWith, resolveEngine } from '../src/hotpath/dispatch.ts';
@@ -308,14 +309,16 @@ const rows = cases.map((c) => {
   };
 });
 
+const meta = {
+  node: process.version,
+  cpu: cpus()[0]?.model,
+  cores: cpus().length,
+  rounds: ROUNDS,
+  timeMs: TIME,
+};
+const SAVE = opt('save', '');
+if (SAVE !== '') writeFileSync(SAVE, `${JSON.stringify({ meta, rows }, null, 1)}\n`);
 if (JSON_OUT) {
-  const meta = {
-    node: process.version,
-    cpu: cpus()[0]?.model,
-    cores: cpus().length,
-    rounds: ROUNDS,
-    timeMs: TIME,
-  };
   process.stdout.write(`${JSON.stringify({ meta, rows }, null, 1)}\n`);
 } else {
   const fmt = (x: number | undefined) =>
