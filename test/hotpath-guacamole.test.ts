@@ -26,6 +26,7 @@ const TEXTS: [string, string[]][] = [
   ['emoji', ['clipboard', '😀👍🏽🇫🇷👨‍👩‍👧', '𝄞']],
   ['mixed', ['argv', 'a€😀é国ü\u0000;,.', '4.sy,', '']],
   ['empty elements', ['nop', '', '', '']],
+  ['byte order mark kept', ['\ufeff', '\ufeffBOM first', 'x\ufeff']],
   ['digits and punctuation', ['size', '-1', '1024', '768', '96']],
   ['base64 blob 64 KiB', ['blob', '1', BLOB]],
 ];

@@ -40,7 +40,8 @@ export interface GuacamoleScannerOptions {
   maxInstructionBytes?: number;
 }
 
-const utf8Decoder = new TextDecoder('utf-8');
+// ignoreBOM: a value starting with U+FEFF keeps it (the default decoder would strip it)
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 const INITIAL_DATA_BYTES = 4096;
 const DEFAULT_RESERVE_BYTES = 64 * 1024;
@@ -156,12 +157,15 @@ export class GuacamoleBatch {
   opcode(i: number): string {
     return this.element(i, 0);
   }
-  /** True if instruction i's opcode equals the ASCII `name` (no string allocation). */
+  /** True if instruction i's opcode equals `name` (no allocation when `name` is ASCII). */
   opcodeIs(i: number, name: string): boolean {
     const s = this.#off + this.elementStart(i, 0);
     const n = this.elementByteLength(i, 0);
-    if (n !== name.length) return false;
     const src = this.#src;
+    for (let k = 0; k < name.length; k++) {
+      if (name.charCodeAt(k) >= 0x80) return this.opcode(i) === name;
+    }
+    if (n !== name.length) return false;
     for (let k = 0; k < n; k++) if (src[s + k] !== name.charCodeAt(k)) return false;
     return true;
   }
