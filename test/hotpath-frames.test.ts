@@ -209,6 +209,25 @@ describe.each(ENGINES)('FrameDecoder (%s)', (engine) => {
     expect(d.bufferedBytes).toBe(0);
   });
 
+  it('keeps every byte when a handler throws again while the deferred remainder is processed', () => {
+    const frames = [1, 2, 3, 4, 5].map((n) => encodeFrame(n, Buffer.from([n, n]), 0));
+    const a = Buffer.concat(frames.slice(0, 3));
+    const b = Buffer.concat(frames.slice(3));
+    const d = make();
+    const seen: number[] = [];
+    const throwOn = new Set([1, 2]);
+    const h = (connNo: number) => {
+      seen.push(connNo);
+      if (throwOn.delete(connNo)) throw new Error(`boom ${connNo}`);
+    };
+    expect(() => d.push(a, h)).toThrow('boom 1'); // frames 2 and 3 are deferred
+    expect(() => d.push(b, h)).toThrow('boom 2'); // thrown while the deferred frames run: b is kept too
+    expect(d.bufferedBytes).toBe(frames[2]!.length + b.length);
+    expect(d.push(new Uint8Array(0), h)).toBeUndefined();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    expect(d.bufferedBytes).toBe(0);
+  });
+
   it('matches a naive decoder on random streams split randomly', () => {
     const r = rng(42);
     for (let round = 0; round < 200; round++) {

@@ -68,7 +68,7 @@ export class FrameDecoder {
   }
 
   /** The engine that walks complete frames inside a chunk. */
-  get engine(): string {
+  get engine(): 'wasm-simd' | 'wasm' | 'js' {
     return this.#walker.name;
   }
 
@@ -92,13 +92,15 @@ export class FrameDecoder {
     const deferred = this.#deferred;
     if (deferred !== undefined) {
       this.#deferred = undefined;
-      const err = this.#pushOne(deferred, onFrame);
-      if (err !== undefined) return err;
-      if (this.#deferred !== undefined) {
-        // the handler threw again: keep both, in order
-        this.#deferred = concat(this.#deferred, chunk);
-        return undefined;
+      let err: TubesError | undefined;
+      try {
+        err = this.#pushOne(deferred, onFrame);
+      } catch (error) {
+        // the handler threw again: keep what is left of the remainder and this chunk, in order
+        this.#deferred = this.#deferred === undefined ? chunk : concat(this.#deferred, chunk);
+        throw error;
       }
+      if (err !== undefined) return err;
     }
     return this.#pushOne(chunk, onFrame);
   }

@@ -15,6 +15,6 @@ export const WALK_TOO_LARGE = -2;
  * incomplete frame, or WALK_CORRUPT / WALK_TOO_LARGE (with `state.message` set).
  */
 export interface FrameWalker {
-  readonly name: 'wasm-simd' | 'wasm' | 'js' | 'auto';
+  readonly name: 'wasm-simd' | 'wasm' | 'js';
   walk(chunk: Uint8Array, pos: number, maxPayload: number, onFrame: FrameHandler, state: WalkState): number;
 }
