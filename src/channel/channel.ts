@@ -329,6 +329,7 @@ export class Channel implements ConnectionHost {
 
   requestClose(conn: Connection, reason: number, message?: string): void {
     if (!this.#closeExchanged.has(conn.connNo)) {
+      conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
       this.#closeExchanged.add(conn.connNo);
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
       this.#publishClose(conn.connNo, reason, message, 'local');
@@ -571,6 +572,7 @@ export class Channel implements ConnectionHost {
     this.#callbacks.delete(connNo);
     cb?.failed?.(reason, message);
     if (this.verbose) this.logger.debug({ conn: connNo, reason, message }, 'peer closed connection');
+    conn.beforeClose(reason, false);
     conn.shutdown();
   }
 
@@ -642,6 +644,7 @@ export class Channel implements ConnectionHost {
       if (sendClose) this.requestClose(conn, CloseConnectionReason.Normal);
       else {
         this.#closeExchanged.add(conn.connNo);
+        conn.beforeClose(CloseConnectionReason.Normal, false);
         conn.shutdown();
       }
     }

@@ -26,6 +26,11 @@ export interface InboundFilter {
   push(chunk: Buffer): void;
   /** The socket reached EOF. Return true when the filter took care of closing the connection. */
   end?(): boolean;
+  /**
+   * The connection is about to close (called once, before CloseConnection goes to the peer and before the
+   * socket's FIN): last words, e.g. guacd `log` + `disconnect`. `toPeer` is false when the peer closed it.
+   */
+  beforeClose?(reason: number, toPeer: boolean): void;
 }
 
 export interface ConnectionHost {
@@ -64,6 +69,7 @@ export class Connection {
   #pause = 0;
   #askedPeerToPause = false;
   #endTimer: NodeJS.Timeout | undefined;
+  #filter: InboundFilter | undefined;
 
   constructor(connNo: number, host: ConnectionHost) {
     this.connNo = connNo;
@@ -78,6 +84,7 @@ export class Connection {
   /** Attach the socket: everything the peer sent before is written first, in order. */
   attach(socket: Socket, paused: number, filter?: InboundFilter): void {
     this.socket = socket;
+    this.#filter = filter;
     socket.setNoDelay(true);
     this.#pause = paused;
     if (filter) {
@@ -197,6 +204,15 @@ export class Connection {
       if (still >= STALL_LIMIT_MS) socket.destroy();
     }, STALL_CHECK_MS);
     this.#endTimer.unref();
+  }
+
+  /** Gives the filter its beforeClose hook (once, and only while the connection is not yet closing). */
+  beforeClose(reason: number, toPeer: boolean): void {
+    const filter = this.#filter;
+    this.#filter = undefined;
+    if (filter?.beforeClose && (this.state === 'open' || this.state === 'opening')) {
+      filter.beforeClose(reason, toPeer);
+    }
   }
 
   #released(): void {

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { ParsedSettings } from '../registry/settings.ts';
 import type { Channel, Opener } from './channel.ts';
+import { guacdOpener } from './guacd.ts';
 import { socksAcceptor, socksOpener } from './socks5.ts';
 import { portForwardOpener } from './tunnel.ts';
 
@@ -46,6 +47,8 @@ export function modeFor(settings: ParsedSettings): ChannelMode {
         acceptor: socksAcceptor(settings),
         opener: socksOpener(settings, CONNECT_TIMEOUT_MS),
       };
+    case 'guacd':
+      return { listens: true, acceptor: plainAcceptor, opener: guacdOpener(settings) };
     default:
       throw new TubesError(
         ErrorCode.BAD_SETTINGS,

@@ -3,6 +3,7 @@
  * (original-behaviour §3.1–3.2) and error texts.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
+import { guacdParams } from '../protocol/guacamole.ts';
 
 export const CONVERSATION_TYPES = [
   'tunnel',
@@ -43,6 +44,10 @@ export interface ParsedSettings {
   mode: ChannelModeName;
   localListenAddr: string | undefined;
   target: Target | undefined;
+  /** guacd mode: `guacd.guacd_host`/`guacd_port` (host trimmed; port number or numeric string). */
+  guacd?: Target | undefined;
+  /** guacd mode: `guacd_params` converted (normalised keys, string values, `protocol` set). */
+  guacdParams?: ReadonlyMap<string, string> | undefined;
   raw: Readonly<Record<string, unknown>>;
 }
 
@@ -63,6 +68,10 @@ function targetOf(raw: Record<string, unknown>, isTunnel: boolean): Target | und
   const host = typeof raw['target_host'] === 'string' ? raw['target_host'].trim() : '';
   const port = portOf(raw['target_port'], isTunnel);
   if (host && port) return { host, port };
+  return guacdAddressOf(raw);
+}
+
+function guacdAddressOf(raw: Record<string, unknown>): Target | undefined {
   const guacd = raw['guacd'];
   if (guacd && typeof guacd === 'object') {
     const g = guacd as Record<string, unknown>;
@@ -107,6 +116,16 @@ export function parseSettings(settings: unknown): ParsedSettings {
     mode,
     localListenAddr: typeof lla === 'string' && lla.trim() !== '' ? lla.trim() : undefined,
     target: targetOf(raw, conversationType === 'tunnel'),
+    ...(mode === 'guacd' ? guacdSettings(raw, conversationType) : {}),
     raw,
   };
+}
+
+function guacdSettings(
+  raw: Record<string, unknown>,
+  conversationType: ConversationType,
+): Pick<ParsedSettings, 'guacd' | 'guacdParams'> {
+  const params = guacdParams(raw['guacd_params'], conversationType);
+  if (!params) throw bad('guacd_params must be an object');
+  return { guacd: guacdAddressOf(raw), guacdParams: params };
 }
