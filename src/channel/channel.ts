@@ -106,6 +106,8 @@ export interface ChannelOptions {
   verbose: boolean;
   limits?: Partial<ChannelLimits>;
   opener?: Opener;
+  /** Answer capability probes and use our protocol extensions (default true). */
+  extensions?: boolean;
   /** The channel ended (once). */
   onEnd(outcome: string, reason: number | undefined): void;
   /** No traffic from the peer for keepaliveTimeoutMs. */
@@ -261,13 +263,31 @@ export class Channel implements ConnectionHost {
     this.#sendFrame(0, payload);
   }
 
+  maxDataPayload(): number {
+    const mms = this.#port.maxMessageSize;
+    return (mms > 0 && mms < MAX_MESSAGE_CAP ? mms : MAX_MESSAGE_CAP) - FRAME_OVERHEAD;
+  }
+
   /** ConnectionHost: bytes read from a socket go out as data frames no larger than the peer accepts. */
   forward(connNo: number, chunk: Buffer): void {
-    const mms = this.#port.maxMessageSize;
-    const max = (mms > 0 && mms < MAX_MESSAGE_CAP ? mms : MAX_MESSAGE_CAP) - FRAME_OVERHEAD;
+    const max = this.maxDataPayload();
     for (let at = 0; at < chunk.length; at += max) {
       this.#sendFrame(connNo, at === 0 && chunk.length <= max ? chunk : chunk.subarray(at, at + max));
     }
+    this.#checkCongestion();
+  }
+
+  /** ConnectionHost: a frame built in place by a direct read. */
+  sendFrame(frame: Buffer): void {
+    if (this.#preOpen) this.#preOpen.push(frame);
+    else if (!this.#ended && this.#port.send(frame)) {
+      this.#stats.messagesSent++;
+      this.#stats.bytesSent += frame.length;
+    }
+    this.#checkCongestion();
+  }
+
+  #checkCongestion(): void {
     if (!this.#congested && this.#port.bufferedAmount > this.#limits.sendHighWater) {
       this.#congested = true;
       for (const c of this.#connections.values()) c.setPaused(PauseReason.Congested, true);
@@ -417,7 +437,7 @@ export class Channel implements ConnectionHost {
         }
         // Our extensions answer the probe; anything else is echoed (the original's rule).
         this.#control(
-          msg.connNo === 0 && isCapabilityProbe(msg.body)
+          msg.connNo === 0 && this.#opts.extensions !== false && isCapabilityProbe(msg.body)
             ? encodePong(0, capabilityAnswerBody())
             : encodePong(msg.connNo, msg.body),
         );
@@ -590,7 +610,7 @@ export class Channel implements ConnectionHost {
     if (!queued) return;
     this.#preOpen = undefined;
     // Probe the peer's extensions first: an original peer echoes it, ours answers with its capabilities.
-    this.#control(encodePing(0, capabilityProbeBody()));
+    if (this.#opts.extensions !== false) this.#control(encodePing(0, capabilityProbeBody()));
     for (const frame of queued) {
       if (this.#port.send(frame)) {
         this.#stats.messagesSent++;

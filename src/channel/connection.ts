@@ -4,9 +4,10 @@
  * (FlowPause). Toward TCP it honours socket.write(): past the high-water mark it asks the peer to pause this one
  * connection (when the peer supports it), and past the hard cap it closes the connection with a reason.
  */
-import type { Socket } from 'node:net';
+import type { OnReadOpts, Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import { FrameSlab } from './frame-slab.ts';
 
 export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
 
@@ -43,6 +44,10 @@ export interface ConnectionHost {
   peerSupportsFlowControl(): boolean;
   /** Send TCP bytes read from this connection's socket to the peer. */
   forward(connNo: number, chunk: Buffer): void;
+  /** Send a frame already encoded for this connection (direct reads). */
+  sendFrame(frame: Buffer): void;
+  /** Largest payload one data frame may carry toward the peer. */
+  maxDataPayload(): number;
   flowPause(connNo: number): void;
   flowResume(connNo: number): void;
   /** The socket reached EOF (the local side half-closed). */
@@ -79,6 +84,25 @@ export class Connection {
   /** Bytes received from the peer and not yet taken by the kernel. */
   get pendingBytes(): number {
     return this.#earlyBytes + (this.socket?.writableLength ?? 0);
+  }
+
+  /**
+   * `onread` options for a socket we create ourselves: reads land in frame slabs and go out without a copy.
+   * Pass them to net.connect; attach() then works as for any socket.
+   */
+  directRead(): OnReadOpts {
+    const slab = new FrameSlab(this.#host.maxDataPayload());
+    return {
+      buffer: () => slab.next(),
+      callback: (n: number) => {
+        if (n > 0 && this.state !== 'closing' && this.state !== 'closed') {
+          this.bytesOut += n;
+          this.#host.sendFrame(slab.commit(this.connNo, n));
+        }
+        // false stops the handle from Node's own read path; resume() restarts it.
+        return this.#pause === 0;
+      },
+    };
   }
 
   /** Attach the socket: everything the peer sent before is written first, in order. */

@@ -1,13 +1,25 @@
 /** Outgoing TCP for gateways: half-open allowed, TCP_NODELAY, and a connect timeout instead of a hang. */
 import net from 'node:net';
 
-export function dial(host: string, port: number, connectTimeoutMs: number, family?: 4 | 6): net.Socket {
+export interface DialOptions {
+  family?: 4 | 6 | undefined;
+  /** Read straight into caller memory (see Connection.directRead). */
+  onread?: net.OnReadOpts | undefined;
+}
+
+export function dial(
+  host: string,
+  port: number,
+  connectTimeoutMs: number,
+  options: DialOptions = {},
+): net.Socket {
   const socket = net.connect({
     host,
     port,
     allowHalfOpen: true,
     noDelay: true,
-    ...(family ? { family } : {}),
+    ...(options.family ? { family: options.family } : {}),
+    ...(options.onread ? { onread: options.onread } : {}),
   });
   if (connectTimeoutMs > 0) {
     socket.setTimeout(connectTimeoutMs, () => {

@@ -118,7 +118,7 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
   const checker = NetworkChecker.fromSettings(
     settings.raw as { allowed_hosts?: unknown; allowed_ports?: unknown },
   );
-  return async (_conn, tail) => {
+  return async (conn, tail) => {
     if (!checker) {
       throw failure(
         CloseConnectionReason.ConnectionFailed,
@@ -136,6 +136,9 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
     }
     const verdict = await checker.resolveAllowed(destination.host, destination.port);
     if (!verdict.ok) throw failure(verdict.reason, verdict.message);
-    return dial(verdict.address, destination.port, connectTimeoutMs, verdict.family);
+    return dial(verdict.address, destination.port, connectTimeoutMs, {
+      family: verdict.family,
+      onread: conn.directRead(),
+    });
   };
 }

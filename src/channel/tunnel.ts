@@ -5,13 +5,13 @@ import type { Opener, OpenFailure } from './channel.ts';
 import { dial } from './dial.ts';
 
 export function portForwardOpener(target: Target | undefined, connectTimeoutMs: number): Opener {
-  return async (): Promise<net.Socket> => {
+  return async (conn): Promise<net.Socket> => {
     if (!target) {
       const err: OpenFailure = new Error(
         'PortForward target host/port not configured in channel protocol state',
       );
       throw err;
     }
-    return dial(target.host, target.port, connectTimeoutMs);
+    return dial(target.host, target.port, connectTimeoutMs, { onread: conn.directRead() });
   };
 }

@@ -29,6 +29,11 @@ export interface TubeRegistryOptions {
   portRange?: [number, number];
   /** Channel buffer limits and keepalive timing. */
   limits?: Partial<ChannelLimits>;
+  /**
+   * Offer and answer our wire extensions (per-connection flow control, SOCKS5 UDP). Default true; false makes
+   * this side behave exactly as the original on the wire.
+   */
+  protocolExtensions?: boolean;
   /** Non-trickle ICE gathering timeout (default 30 s). */
   iceGatherTimeoutMs?: number;
 }
@@ -119,6 +124,7 @@ export class TubeRegistry {
         peer: this.#peerOptions(opts),
         logger: this.#logger,
         limits: this.#options.limits,
+        protocolExtensions: this.#options.protocolExtensions,
         onSignal: opts.onSignal,
         gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
         onClosed: (t) => this.#forget(t),

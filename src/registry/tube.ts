@@ -33,6 +33,7 @@ export interface TubeInit {
   peer: PeerOptions;
   logger: Logger;
   limits?: Partial<ChannelLimits> | undefined;
+  protocolExtensions?: boolean | undefined;
   onSignal?: SignalCallback | undefined;
   gatherTimeoutMs: number;
   onClosed(tube: Tube): void;
@@ -189,6 +190,7 @@ export class Tube {
         logger,
         verbose: isVerbose(),
         limits: this.#init.limits,
+        extensions: this.#init.protocolExtensions !== false,
         opener: role === 'client' ? mode.opener : undefined,
         signal: (kind, data) => this.#signal(kind, data, port.label),
         onOpen: () => this.#channelOpen(),
