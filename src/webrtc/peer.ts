@@ -5,6 +5,7 @@
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelHandlers, DataChannelPort } from '../channel/port.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
+import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
 
@@ -141,6 +142,8 @@ class WeriftChannelPort implements DataChannelPort {
   }
 }
 
+let guardWarned = false;
+
 export class Peer {
   readonly #pc: RTCPeerConnection;
   readonly #handlers: PeerHandlers;
@@ -148,6 +151,14 @@ export class Peer {
   #closed = false;
 
   constructor(options: PeerOptions, handlers: PeerHandlers) {
+    // A remote peer must never be able to crash the process through werift's receive path.
+    const guard = installSctpReceiveGuard();
+    if (!guard.active && !guardWarned) {
+      guardWarned = true;
+      process.emitWarning(`SCTP receive guard not installed: ${guard.reason}`, {
+        code: 'TUBES_WERIFT_PATCH_REFUSED',
+      });
+    }
     this.#handlers = handlers;
     this.#allowed = options.hostAddressesOnly ? new Set(options.hostAddresses ?? []) : undefined;
     const allowed = this.#allowed;
