@@ -53,7 +53,7 @@ describe('a hostile peer at the SCTP layer', () => {
     let tubeId = '';
     const early: string[] = [];
     raw.onIceCandidate.subscribe((c) => {
-      if (!c?.candidate || !c.candidate.includes(' 127.0.0.1 ')) return;
+      if (!c?.candidate?.includes(' 127.0.0.1 ')) return;
       if (tubeId) void gateway.addIceCandidate(tubeId, c.candidate);
       else early.push(c.candidate);
     });
