@@ -450,7 +450,7 @@ async function main(): Promise<void> {
     '',
   );
   out.push(
-    '| stream | engine | scanned by | instructions/s | MB/s | frames per read |',
+    '| stream | engine | Wasm engine loaded (auto picks per push) | instructions/s | MB/s | frames per read |',
     '|---|---|---|---:|---:|---:|',
   );
   for (const r of relay) {

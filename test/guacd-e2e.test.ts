@@ -276,7 +276,7 @@ describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)',
   it('telnet: typed keys create a file on the host; non-ASCII text arrives intact via key and clipboard', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tubes-guacd-telnet-'));
     later(() => rmSync(dir, { recursive: true, force: true }));
-    const { pair } = await session('telnet', { hostname: '127.0.0.1', port: ports.telnet_port });
+    const { pair, taps } = await session('telnet', { hostname: '127.0.0.1', port: ports.telnet_port });
     const c = await client(pair.listenAddr as string);
     await c.waitFor((i) => i.op === 'sync', 10_000, 'first sync');
     await sleep(1_000); // the shell prompt
@@ -321,6 +321,17 @@ describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)',
     expect(readFileSync(clipFile, 'utf8')).toBe(`${UTF8_TEXT}\n`);
     expect(c.instructions.filter((i) => i.op === 'error')).toEqual([]);
     expect(c.parseError).toBeUndefined();
+
+    // closeTube on the offerer: the gateway gets CloseConnection(conn, Normal) and tells guacd
+    const t1 = Date.now();
+    await pair.server.closeTube(pair.serverTube);
+    expect(Date.now() - t1).toBeLessThan(1_500);
+    const tapped = taps.sessions[0] as TapSession;
+    await waitFor(
+      () => text(tapped.toGuacd).endsWith('3.log,26.connection closed normally;10.disconnect;'),
+      2_000,
+      'log + disconnect at guacd',
+    );
   }, 45_000);
 
   it('backend down: ready then error 519 forwarded, GuacdError close, and the tube carries the next session', async () => {

@@ -38,6 +38,8 @@ interface FakeGuacd {
   port: number;
   /** Everything received on the latest connection. */
   received(): string;
+  /** The latest connection (guacd's side). */
+  socket(): net.Socket | undefined;
   /** Resolves when the latest connection received `text`. */
   waitFor(text: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -49,8 +51,10 @@ type Script = (socket: net.Socket, received: string) => void;
 async function fakeGuacd(makeScript: () => Script): Promise<FakeGuacd> {
   const sockets = new Set<net.Socket>();
   let latest = '';
+  let latestSocket: net.Socket | undefined;
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    latestSocket = socket;
     latest = '';
     const script = makeScript();
     socket.on('error', () => {});
@@ -64,6 +68,7 @@ async function fakeGuacd(makeScript: () => Script): Promise<FakeGuacd> {
   return {
     port: (server.address() as net.AddressInfo).port,
     received: () => latest,
+    socket: () => latestSocket,
     waitFor: async (text, timeoutMs = 3000) => {
       const until = Date.now() + timeoutMs;
       while (!latest.includes(text)) {
@@ -448,6 +453,38 @@ function stubContext(): OpenContext & { ended: number; closes: [number, string |
 }
 
 describe('guacdOpener', () => {
+  it('relays what guacd sent after ready in the same read first, then the rest, as whole instructions', async () => {
+    const tail = enc('img', '1', '14', '0', 'image/png', '0', '0');
+    const cut = 7;
+    const guacd = await fakeGuacd(
+      scripted(
+        enc('args', 'VERSION_1_3_0'),
+        enc('ready', 'r') + enc('size', '0', '800', '600') + enc('sync', '1') + tail.slice(0, cut),
+      ),
+    );
+    closers.push(() => guacd.close());
+    const settings = parseSettings({
+      conversationType: 'vnc',
+      guacd: { guacd_host: '127.0.0.1', guacd_port: guacd.port },
+    });
+    const frames: string[] = [];
+    const signals: string[] = [];
+    const ctx = { ...stubContext(), send: (p: Uint8Array) => void frames.push(Buffer.from(p).toString()) };
+    ctx.signal = (_kind, data) => void signals.push(data);
+    const conn = new Connection(1, stubHost());
+    const opened = (await guacdOpener(settings)(conn, new Uint8Array(0), ctx)) as Opened;
+    const sock = opened.socket;
+    expect(frames).toEqual([]); // nothing before the channel attaches the socket
+    conn.attach(sock, 0, opened.inbound);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(frames).toEqual([enc('size', '0', '800', '600'), enc('sync', '1')]);
+    expect(signals).toEqual(['4.size,1.0,3.800,3.600;']);
+    guacd.socket()?.write(tail.slice(cut) + enc('sync', '2'));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(frames).toEqual([enc('size', '0', '800', '600'), enc('sync', '1'), tail, enc('sync', '2')]);
+    sock.destroy();
+  });
+
   it('not configured → ConnectionFailed with the original text', async () => {
     const open = guacdOpener(parseSettings({ conversationType: 'vnc' }));
     const err = await rejection(open(new Connection(1, stubHost()), new Uint8Array(0), stubContext()));
