@@ -40,7 +40,10 @@ for (const c of early) await gateway.addIceCandidate(gatewayTube, c);
 await client.setRemoteDescription(offerer.tubeId, answerer.answer as string, true);
 
 // Any TCP client of the local port now talks to the service through the tube.
-const [host, port] = [offerer.actualLocalListenAddr?.split(':')[0], offerer.actualLocalListenAddr?.split(':')[1]];
+const [host, port] = [
+  offerer.actualLocalListenAddr?.split(':')[0],
+  offerer.actualLocalListenAddr?.split(':')[1],
+];
 const socket = net.connect(Number(port), host);
 socket.end('hello through a tube\n');
 let reply = '';
