@@ -3,11 +3,19 @@
  * Needs curl and ncat (Debian packages curl, ncat); skipped loudly without them.
  */
 import { createHash } from 'node:crypto';
+import dgram from 'node:dgram';
 import http from 'node:http';
 import type net from 'node:net';
 import { SocksClient } from 'socks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type HttpTestServer, requireTools, runCommand, startHttpServer } from './helpers/peers.ts';
+import {
+  type HttpTestServer,
+  requireTools,
+  runCommand,
+  startHttpServer,
+  startUdpEchoServer,
+  type UdpEchoServer,
+} from './helpers/peers.ts';
 import { splitHostPort, type TubePair, tubePair } from './helpers/tubes.ts';
 
 const missing = requireTools(['curl', 'ncat']);
@@ -261,5 +269,108 @@ describe.skipIf(missing !== undefined)('socks5 username/password (RFC 1929)', ()
     ]);
     expect(bad.code).toBe(97);
     expect(web.requests).toBe(1);
+  });
+});
+
+describe('socks5 UDP ASSOCIATE (webrtc-tubes extension)', () => {
+  let pair: TubePair;
+  let udpEcho: UdpEchoServer;
+  beforeAll(async () => {
+    udpEcho = await startUdpEchoServer();
+    pair = await socksPair({}, { allowed_hosts: '127.0.0.1', allowed_ports: String(udpEcho.port) });
+  }, 60_000);
+  afterAll(async () => {
+    await pair?.close();
+    await udpEcho?.close();
+  });
+
+  async function associate(): Promise<{ relay: { host: string; port: number }; control: net.Socket }> {
+    const { host, port } = splitHostPort(pair.listenAddr as string);
+    // createConnection() only does CONNECT; an association is driven through the event API.
+    const client = new SocksClient({
+      proxy: { host, port, type: 5 },
+      command: 'associate',
+      destination: { host: '0.0.0.0', port: 0 },
+      timeout: 10_000,
+    });
+    const info = await new Promise<{ remoteHost?: { host: string; port: number }; socket: net.Socket }>(
+      (resolve, reject) => {
+        client.on('established', resolve);
+        client.on('error', reject);
+        client.connect();
+      },
+    );
+    return { relay: info.remoteHost as { host: string; port: number }, control: info.socket };
+  }
+
+  it('a DNS-style request/response round-trips through the tube to a local UDP echo', async () => {
+    const { relay, control } = await associate();
+    expect(relay.host).toBe('127.0.0.1');
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    try {
+      // A DNS query for example.test (A record), as bytes on the wire.
+      const query = Buffer.from(
+        '12340100000100000000000007' +
+          Buffer.from('example').toString('hex') +
+          '04' +
+          Buffer.from('test').toString('hex') +
+          '0000010001',
+        'hex',
+      );
+      const replies: Buffer[] = [];
+      client.on('message', (m) => replies.push(m));
+      const frame = SocksClient.createUDPFrame({
+        remoteHost: { host: '127.0.0.1', port: udpEcho.port },
+        data: query,
+      });
+      for (let i = 0; i < 20 && replies.length === 0; i++) {
+        client.send(frame, relay.port, relay.host);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(replies.length).toBeGreaterThan(0);
+      const parsed = SocksClient.parseUDPFrame(replies[0] as Buffer);
+      expect(parsed.remoteHost).toMatchObject({ host: '127.0.0.1', port: udpEcho.port });
+      expect(parsed.data.equals(query)).toBe(true);
+    } finally {
+      client.close();
+      control.destroy();
+    }
+  });
+
+  it('a datagram to a port the gateway does not allow is dropped; the association stays usable', async () => {
+    const { relay, control } = await associate();
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((r) => client.bind(0, '127.0.0.1', r));
+    try {
+      const replies: Buffer[] = [];
+      client.on('message', (m) => replies.push(m));
+      // A second echo server that would answer, on a port the gateway's allow-list does not name.
+      const other = await startUdpEchoServer();
+      try {
+        const refused = SocksClient.createUDPFrame({
+          remoteHost: { host: '127.0.0.1', port: other.port },
+          data: Buffer.from('nope'),
+        });
+        client.send(refused, relay.port, relay.host);
+        await new Promise((r) => setTimeout(r, 400));
+        expect(replies).toEqual([]);
+        expect(other.datagrams).toBe(0);
+      } finally {
+        await other.close();
+      }
+      const ok = SocksClient.createUDPFrame({
+        remoteHost: { host: '127.0.0.1', port: udpEcho.port },
+        data: Buffer.from('yes'),
+      });
+      for (let i = 0; i < 20 && replies.length === 0; i++) {
+        client.send(ok, relay.port, relay.host);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(SocksClient.parseUDPFrame(replies[0] as Buffer).data.toString()).toBe('yes');
+    } finally {
+      client.close();
+      control.destroy();
+    }
   });
 });

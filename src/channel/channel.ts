@@ -41,7 +41,13 @@ import {
   encodeSendEof,
   parseControl,
 } from '../protocol/control.ts';
-import { Connection, type ConnectionHost, type InboundFilter, PauseReason } from './connection.ts';
+import {
+  Connection,
+  type ConnectionHost,
+  type ConnectionStream,
+  type InboundFilter,
+  PauseReason,
+} from './connection.ts';
 import type { DataChannelPort } from './port.ts';
 
 export interface ChannelLimits {
@@ -70,6 +76,8 @@ export const DEFAULT_LIMITS: ChannelLimits = {
 /** What a mode's opener may do for the connection it opens. */
 export interface OpenContext {
   readonly channelId: string;
+  /** Largest payload one data frame may carry toward the peer. */
+  readonly maxPayload: number;
   readonly logger: Logger;
   /** Send a payload to the peer as one data frame of this connection (split only above max-message-size). */
   send(payload: Uint8Array): void;
@@ -84,7 +92,8 @@ export interface OpenContext {
 }
 
 export interface Opened {
-  socket: Socket;
+  /** A net.Socket, or a Duplex behaving like one (e.g. a UDP relay). */
+  socket: ConnectionStream;
   /** Parses/reshapes the socket's bytes before they go to the peer. */
   inbound?: InboundFilter;
 }
@@ -315,7 +324,7 @@ export class Channel implements ConnectionHost {
    * mode's tail, e.g. the SOCKS destination) and starts forwarding at once, as the original does.
    */
   acceptLocal(
-    socket: Socket,
+    socket: ConnectionStream,
     tail?: Uint8Array,
     callbacks?: LocalConnectionCallbacks,
     initial?: Uint8Array,
@@ -538,6 +547,7 @@ export class Channel implements ConnectionHost {
     this.#connections.set(connNo, conn);
     const ctx: OpenContext = {
       channelId: this.id,
+      maxPayload: this.maxDataPayload(),
       logger: this.logger,
       send: (payload) => this.forward(connNo, payload as Buffer),
       close: (reason, message) => this.requestClose(conn, reason, message),
@@ -563,7 +573,7 @@ export class Channel implements ConnectionHost {
           this.#control(encodeConnectionOpened(connNo));
           this.#publishOpen(connNo);
         };
-        if (socket.connecting) {
+        if (socket instanceof Socket && socket.connecting) {
           socket.once('connect', ready);
           socket.once('error', (err) => {
             if (conn.state === 'opening')

@@ -4,7 +4,8 @@
  * (FlowPause). Toward TCP it honours socket.write(): past the high-water mark it asks the peer to pause this one
  * connection (when the peer supports it), and past the hard cap it closes the connection with a reason.
  */
-import type { OnReadOpts, Socket } from 'node:net';
+import type { OnReadOpts } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import { FrameSlab } from './frame-slab.ts';
@@ -33,6 +34,11 @@ export interface InboundFilter {
    */
   beforeClose?(reason: number, toPeer: boolean): void;
 }
+
+/**
+ * What a connection carries: a net.Socket, or any Duplex that behaves like one (e.g. a UDP relay).
+ */
+export type ConnectionStream = Duplex & { setNoDelay?(noDelay?: boolean): unknown };
 
 export interface ConnectionHost {
   readonly logger: Logger;
@@ -65,7 +71,7 @@ export class Connection {
   readonly connNo: number;
   readonly #host: ConnectionHost;
   state: ConnectionState = 'opening';
-  socket: Socket | undefined;
+  socket: ConnectionStream | undefined;
   bytesIn = 0;
   bytesOut = 0;
   #early: Buffer[] = [];
@@ -106,10 +112,10 @@ export class Connection {
   }
 
   /** Attach the socket: everything the peer sent before is written first, in order. */
-  attach(socket: Socket, paused: number, filter?: InboundFilter): void {
+  attach(socket: ConnectionStream, paused: number, filter?: InboundFilter): void {
     this.socket = socket;
     this.#filter = filter;
-    socket.setNoDelay(true);
+    socket.setNoDelay?.(true);
     this.#pause = paused;
     if (filter) {
       socket.on('data', (chunk: Buffer) => {

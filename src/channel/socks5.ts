@@ -3,6 +3,8 @@
  * the destination in OpenConnection; the gateway checks it against its allow-lists, resolves it once, and
  * dials exactly the address that passed. Unlike the original we answer failures with RFC 1928 replies.
  */
+
+import type { Socket } from 'node:net';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import {
   decodeOpenConnectionTail,
@@ -16,10 +18,11 @@ import {
   socksReplyForClose,
 } from '../protocol/socks5.ts';
 import type { ParsedSettings } from '../registry/settings.ts';
-import type { Opener, OpenFailure } from './channel.ts';
+import type { Channel, Opener, OpenFailure } from './channel.ts';
 import { dial } from './dial.ts';
 import type { LocalAcceptor } from './modes.ts';
 import { NetworkChecker } from './netcheck.ts';
+import { ClientUdpRelay, GatewayUdpRelay } from './socks5-udp.ts';
 
 /** Credentials from the tube's settings (`socks_username` / `socks_password`), if both are set. */
 export function socksCredentials(settings: ParsedSettings): Socks5Credentials | undefined {
@@ -35,7 +38,7 @@ export function socksAcceptor(
   handshakeTimeoutMs = SOCKS5_HANDSHAKE_TIMEOUT_MS,
 ): LocalAcceptor {
   const credentials = socksCredentials(settings);
-  const commands = [Socks5Command.CONNECT];
+  const commands = [Socks5Command.CONNECT, Socks5Command.UDP_ASSOCIATE];
   return {
     accept(socket, channel) {
       socket.setNoDelay(true);
@@ -44,7 +47,7 @@ export function socksAcceptor(
       timer.unref();
       const onData = (chunk: Buffer): void => {
         const pending: Uint8Array[] = [];
-        let request: { host: string; port: number } | undefined;
+        let request: { host: string; port: number; command: number } | undefined;
         for (const action of handshake.push(chunk)) {
           switch (action.type) {
             case 'write':
@@ -67,6 +70,10 @@ export function socksAcceptor(
         clearTimeout(timer);
         socket.off('data', onData);
         socket.pause();
+        if (request.command === Socks5Command.UDP_ASSOCIATE) {
+          void associate(socket, channel, request);
+          return;
+        }
         const initial = pending.length ? Buffer.concat(pending) : undefined;
         let answered = false;
         channel.acceptLocal(
@@ -107,6 +114,49 @@ export function socksAcceptor(
   };
 }
 
+/**
+ * UDP ASSOCIATE on the server side: a relay socket on the listener's address carries the client's datagrams
+ * as one connection; the association lives as long as the client's TCP connection.
+ */
+async function associate(
+  socket: Socket,
+  channel: Channel,
+  request: { host: string; port: number },
+): Promise<void> {
+  let relay: ClientUdpRelay;
+  try {
+    relay = await ClientUdpRelay.open(
+      socket.localAddress ?? '127.0.0.1',
+      socket.remoteAddress ?? '',
+      request.port,
+      channel.maxDataPayload(),
+    );
+  } catch {
+    socket.end(encodeReply(Socks5Reply.GENERAL_FAILURE));
+    return;
+  }
+  socket.resume(); // nothing travels on the TCP connection any more; drop what a client might send
+  socket.on('close', () => relay.destroy());
+  relay.on('close', () => socket.destroy());
+  let answered = false;
+  channel.acceptLocal(
+    relay,
+    encodeOpenConnectionTail(request.host, request.port, Socks5Command.UDP_ASSOCIATE),
+    {
+      opened: () => {
+        answered = true;
+        const bound = relay.address;
+        socket.write(encodeReply(Socks5Reply.SUCCEEDED, { host: bound.address, port: bound.port }));
+      },
+      failed: (reason, message) => {
+        if (answered || socket.destroyed) return;
+        answered = true;
+        socket.end(encodeReply(socksReplyForClose(reason, message)));
+      },
+    },
+  );
+}
+
 function failure(reason: number, message: string): OpenFailure {
   const err: OpenFailure = new Error(message);
   err.closeReason = reason;
@@ -118,7 +168,7 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
   const checker = NetworkChecker.fromSettings(
     settings.raw as { allowed_hosts?: unknown; allowed_ports?: unknown },
   );
-  return async (conn, tail) => {
+  return async (conn, tail, ctx) => {
     if (!checker) {
       throw failure(
         CloseConnectionReason.ConnectionFailed,
@@ -131,9 +181,8 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
     } catch (err) {
       throw failure(CloseConnectionReason.ProtocolError, (err as Error).message);
     }
-    if (destination.command !== Socks5Command.CONNECT) {
-      throw failure(CloseConnectionReason.ConnectionFailed, 'SOCKS5 command not supported by this gateway');
-    }
+    if (destination.command === Socks5Command.UDP_ASSOCIATE)
+      return { socket: new GatewayUdpRelay(checker, ctx.maxPayload) };
     const verdict = await checker.resolveAllowed(destination.host, destination.port);
     if (!verdict.ok) throw failure(verdict.reason, verdict.message);
     return dial(verdict.address, destination.port, connectTimeoutMs, {
