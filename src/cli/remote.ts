@@ -5,13 +5,20 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { CreateTubeOptions, CreateTubeResult, TubeRegistryOptions } from '../registry/registry.ts';
 import type { Signal, SignalCallback } from '../registry/signals.ts';
 import type { TubeStatus } from '../registry/tube.ts';
-import { type ChildInit, type ChildMessage, fromWireError, type RemoteMethod } from './wire.ts';
+import {
+  type ChildInit,
+  type ChildMessage,
+  forwardedLogLevel,
+  forwardLogLine,
+  fromWireError,
+  type RemoteMethod,
+  siblingModule,
+} from './wire.ts';
 
 /** Registry options that keep every candidate on 127.0.0.1 (tests, demo, benchmarks). */
 export const LOOPBACK: TubeRegistryOptions = {
@@ -22,8 +29,7 @@ export const LOOPBACK: TubeRegistryOptions = {
 
 /** The child entry next to this module, with this module's own extension (.ts from src/, .js from dist/). */
 export function childEntry(): string {
-  const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  return fileURLToPath(new URL(`./child${ext}`, import.meta.url));
+  return siblingModule(import.meta.url, 'child');
 }
 
 export interface RemoteHarnessOptions {
@@ -44,14 +50,6 @@ interface Pending {
 }
 
 const STDERR_TAIL = 4096;
-const LEVEL_NAMES: Record<number, 'debug' | 'info' | 'warn' | 'error'> = {
-  10: 'debug',
-  20: 'debug',
-  30: 'info',
-  40: 'warn',
-  50: 'error',
-  60: 'error',
-};
 
 /**
  * A TubeRegistry in a child process. Construct it as a TubeRegistry (options go to the child at spawn; a
@@ -75,10 +73,9 @@ export class RemoteRegistry {
     const { logger, ...registry } = options;
     this.#logger = logger;
     this.#stopTimeoutMs = harness.stopTimeoutMs ?? 5_000;
-    const levelOf = (logger as { level?: unknown } | undefined)?.level;
     const init: ChildInit = {
       registry,
-      ...(logger ? { logLevel: harness.logLevel ?? (typeof levelOf === 'string' ? levelOf : 'info') } : {}),
+      ...(logger ? { logLevel: forwardedLogLevel(logger, harness.logLevel) } : {}),
     };
     const entry = childEntry();
     const flags = [...(harness.execArgv ?? [])];
@@ -158,21 +155,7 @@ export class RemoteRegistry {
   }
 
   #log(line: string): void {
-    if (!this.#logger) return;
-    try {
-      const {
-        level,
-        msg,
-        time: _t,
-        pid: _p,
-        hostname: _h,
-        ...rest
-      } = JSON.parse(line) as Record<string, unknown>;
-      const name = LEVEL_NAMES[Number(level)] ?? 'info';
-      this.#logger[name]({ ...rest, childPid: this.pid }, typeof msg === 'string' ? msg : undefined);
-    } catch {
-      this.#logger.info({ childPid: this.pid }, line);
-    }
+    if (this.#logger) forwardLogLine(this.#logger, line, { childPid: this.pid });
   }
 
   #call<T>(method: RemoteMethod, args: unknown[], onSignal?: SignalCallback): Promise<T> {

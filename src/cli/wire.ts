@@ -2,7 +2,9 @@
  * The JSON-lines protocol between a `RemoteRegistry` (parent) and its child process (src/cli/child.ts).
  * Parent → child: one request per line. Child → parent: replies (by request id) and events, one per line.
  */
+import { fileURLToPath } from 'node:url';
 import { ErrorCode, TubesError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { TubeRegistryOptions } from '../registry/registry.ts';
 import type { Signal } from '../registry/signals.ts';
 
@@ -75,4 +77,48 @@ export function fromWireError(error: WireError): Error {
   const err = new Error(error.message);
   err.name = error.name;
   return err;
+}
+
+// ---- shared by the child-process harness (remote.ts) and worker mode (src/registry/workers.ts) ------
+
+/** A module next to `metaUrl` with that module's own extension (.ts from src/, .js from dist/). */
+export function siblingModule(metaUrl: string, name: string): string {
+  const ext = metaUrl.endsWith('.ts') ? '.ts' : '.js';
+  return fileURLToPath(new URL(`./${name}${ext}`, metaUrl));
+}
+
+/** The pino level a forwarding logger on the far side should use: `explicit`, else the logger's own level, else 'info'. */
+export function forwardedLogLevel(logger: Logger, explicit?: string): string {
+  const level = (logger as { level?: unknown }).level;
+  return explicit ?? (typeof level === 'string' ? level : 'info');
+}
+
+const LEVEL_NAMES: Record<number, 'debug' | 'info' | 'warn' | 'error'> = {
+  10: 'debug',
+  20: 'debug',
+  30: 'info',
+  40: 'warn',
+  50: 'error',
+  60: 'error',
+};
+
+/**
+ * Replays one pino JSON line from the far side (a `log` event) on the host logger at the same level, with
+ * `bindings` added (e.g. `{ childPid }`) and pino's own time/pid/hostname dropped.
+ */
+export function forwardLogLine(logger: Logger, line: string, bindings: Record<string, unknown>): void {
+  try {
+    const {
+      level,
+      msg,
+      time: _t,
+      pid: _p,
+      hostname: _h,
+      ...rest
+    } = JSON.parse(line) as Record<string, unknown>;
+    const name = LEVEL_NAMES[Number(level)] ?? 'info';
+    logger[name]({ ...rest, ...bindings }, typeof msg === 'string' ? msg : undefined);
+  } catch {
+    logger.info(bindings, line);
+  }
 }
