@@ -13,6 +13,7 @@ import { Admission, type CapacityReport } from './capacity.ts';
 import { parseSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
 import { Tube, type TubeStatus } from './tube.ts';
+import { createWorkerRegistry } from './workers.ts';
 
 export interface TubeRegistryOptions {
   /** pino-compatible logger; silent by default. */
@@ -36,6 +37,11 @@ export interface TubeRegistryOptions {
   protocolExtensions?: boolean;
   /** Non-trickle ICE gathering timeout (default 30 s). */
   iceGatherTimeoutMs?: number;
+  /**
+   * Run tubes in this many `worker_threads` (each a TubeRegistry with these options minus `workers` and
+   * `logger`), the API staying on this thread (src/registry/workers.ts). 0 / absent: tubes run in this thread.
+   */
+  workers?: number;
 }
 
 export interface CreateTubeOptions {
@@ -65,13 +71,18 @@ function envInt(name: string): number | undefined {
 }
 
 export class TubeRegistry {
-  readonly #logger: Logger;
-  readonly #options: TubeRegistryOptions;
-  readonly #admission: Admission;
+  // `!`: the constructor returns early (another object) in worker mode; otherwise they are always assigned.
+  readonly #logger!: Logger;
+  readonly #options!: TubeRegistryOptions;
+  readonly #admission!: Admission;
   readonly #tubes = new Map<string, Tube>();
   readonly #conversations = new Map<string, string>();
 
   constructor(options: TubeRegistryOptions = {}) {
+    if (options.workers !== undefined && options.workers !== 0) {
+      // biome-ignore lint/correctness/noConstructorReturn: worker mode implements this same API in workers.ts
+      return createWorkerRegistry(options, TubeRegistry.prototype);
+    }
     this.#options = options;
     this.#logger = options.logger ?? silentLogger();
     this.#admission = new Admission(
