@@ -5,6 +5,8 @@
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelHandlers, DataChannelPort } from '../channel/port.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
+import { type Logger, silentLogger } from '../log.ts';
+import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
@@ -28,6 +30,10 @@ export interface PeerOptions {
   maxMessageSize?: number | undefined;
   /** UDP socket send/receive buffer size (default 4 MiB; 0 leaves the kernel default). */
   udpBufferBytes?: number | undefined;
+  /** Install the version-guarded werift patches (src/webrtc/patches/; default true; false = stock werift). */
+  weriftPatches?: boolean | undefined;
+  /** Where the patch installer logs (version refusal, changed internals); silent by default. */
+  logger?: Logger | undefined;
 }
 
 export type PeerConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'failed' | 'closed';
@@ -178,6 +184,9 @@ export class Peer {
           }
         : {}),
     });
+    if (options.weriftPatches !== false) {
+      installWeriftPatches(this.#pc, { logger: options.logger ?? silentLogger() });
+    }
     this.#pc.onIceCandidate.subscribe((c) => {
       if (!c?.candidate) {
         this.#emitCandidate('');
@@ -221,6 +230,11 @@ export class Peer {
 
   get connectionState(): PeerConnectionState {
     return this.#pc.connectionState;
+  }
+
+  /** Names of the werift patches in force on this connection (src/webrtc/patches/; empty before connecting). */
+  get weriftPatches(): string[] {
+    return activeWeriftPatches(this.#pc);
   }
 
   get iceGatheringState(): 'new' | 'gathering' | 'complete' {

@@ -1,0 +1,118 @@
+/**
+ * Version-guarded changes to werift's behaviour, made from outside (no fork, no vendored code): configuration,
+ * replaced keys, and our own implementations installed in place of werift methods on live instances.
+ *
+ * Every patch is listed in `WERIFT_PATCHES` (add new entries there). `installWeriftPatches(pc)` runs each
+ * patch's `install` once per RTCPeerConnection, right after it is constructed, but only when the installed
+ * werift is the pinned version (otherwise one warning is logged and werift stays stock). A patch verifies the
+ * internal shape it relies on before touching anything and reports a mismatch instead of patching.
+ * Patches act per instance: a registry with `weriftPatches: false` gets stock werift in the same process.
+ */
+import type { RTCPeerConnection } from 'werift';
+import type { Logger } from '../../log.ts';
+import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
+import { dtlsRecordPatch } from './dtls-record.ts';
+import { sctpSackPatch } from './sctp-sack.ts';
+import { sctpTransmitPatch } from './sctp-transmit.ts';
+import { weriftVersionAccepted } from './version.ts';
+
+export { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
+
+export interface PatchContext {
+  readonly logger: Logger;
+  /**
+   * Runs `fn` each time the peer connection reaches `connected` (DTLS and ICE up; at once if it already is).
+   * `fn` must be idempotent.
+   */
+  whenConnected(fn: () => void): void;
+  /** Records that the patch is now in force on this connection. */
+  markActive(name: string): void;
+  /** Reports that werift's internals do not look as the patch expects; the patch must then change nothing. */
+  shapeMismatch(name: string, problems: string[]): void;
+}
+
+export interface WeriftPatch {
+  readonly name: string;
+  readonly description: string;
+  /** Called once per RTCPeerConnection right after construction. */
+  install(pc: RTCPeerConnection, ctx: PatchContext): void;
+}
+
+/** Every patch, in installation order. */
+export const WERIFT_PATCHES: readonly WeriftPatch[] = [
+  dtlsKeyObjectPatch,
+  dtlsRecordPatch,
+  sctpSackPatch,
+  sctpTransmitPatch,
+];
+
+export interface InstallOptions {
+  logger: Logger;
+  /** Only these patches (by name); default all. */
+  only?: readonly string[] | undefined;
+}
+
+interface PcState {
+  active: Set<string>;
+  mismatches: Map<string, string[]>;
+}
+
+const states = new WeakMap<RTCPeerConnection, PcState>();
+const mismatchLogged = new Set<string>();
+
+/** Installs the patches on `pc`; returns false (and logs once) when the werift version is not the pinned one. */
+export function installWeriftPatches(pc: RTCPeerConnection, options: InstallOptions): boolean {
+  if (states.has(pc)) return true;
+  if (!weriftVersionAccepted(options.logger)) return false;
+  const state: PcState = { active: new Set(), mismatches: new Map() };
+  states.set(pc, state);
+  const connected: Array<() => void> = [];
+  const run = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (err) {
+      options.logger.warn(
+        { err: (err as Error).message },
+        'werift patch failed while installing; left as is',
+      );
+    }
+  };
+  pc.connectionStateChange.subscribe((s) => {
+    if (s === 'connected') for (const fn of connected) run(fn);
+  });
+  const ctx: PatchContext = {
+    logger: options.logger,
+    whenConnected(fn) {
+      connected.push(fn);
+      if (pc.connectionState === 'connected') run(fn);
+    },
+    markActive(name) {
+      state.active.add(name);
+    },
+    shapeMismatch(name, problems) {
+      state.mismatches.set(name, problems);
+      if (!mismatchLogged.has(name)) {
+        mismatchLogged.add(name);
+        options.logger.warn(
+          { patch: name, problems },
+          `werift patch ${name} not applied: werift internals differ from what it was written for`,
+        );
+      }
+    },
+  };
+  for (const patch of WERIFT_PATCHES) {
+    if (options.only && !options.only.includes(patch.name)) continue;
+    patch.install(pc, ctx);
+  }
+  return true;
+}
+
+/** Names of the patches in force on `pc` (for tests and diagnostics). */
+export function activeWeriftPatches(pc: RTCPeerConnection): string[] {
+  return [...(states.get(pc)?.active ?? [])];
+}
+
+/** Shape mismatches reported on `pc`, by patch name. */
+export function weriftPatchMismatches(pc: RTCPeerConnection): Map<string, string[]> {
+  return new Map(states.get(pc)?.mismatches ?? []);
+}
