@@ -30,7 +30,10 @@ export interface PeerOptions {
   maxMessageSize?: number | undefined;
   /** UDP socket send/receive buffer size (default 4 MiB; 0 leaves the kernel default). */
   udpBufferBytes?: number | undefined;
-  /** Install the version-guarded werift patches (src/webrtc/patches/; default true; false = stock werift). */
+  /**
+   * Install the version-guarded werift patches (src/webrtc/patches/). Default true unless the environment has
+   * TUBES_WERIFT_PATCHES=0; false = stock werift.
+   */
   weriftPatches?: boolean | undefined;
   /** Where the patch installer logs (version refusal, changed internals); silent by default. */
   logger?: Logger | undefined;
@@ -184,7 +187,7 @@ export class Peer {
           }
         : {}),
     });
-    if (options.weriftPatches !== false) {
+    if (options.weriftPatches ?? process.env['TUBES_WERIFT_PATCHES'] !== '0') {
       installWeriftPatches(this.#pc, { logger: options.logger ?? silentLogger() });
     }
     this.#pc.onIceCandidate.subscribe((c) => {
