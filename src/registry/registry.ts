@@ -38,6 +38,11 @@ export interface TubeRegistryOptions {
   /** Non-trickle ICE gathering timeout (default 30 s). */
   iceGatherTimeoutMs?: number;
   /**
+   * Version-guarded werift patches for data-channel throughput (src/webrtc/patches/). Default true (unless the
+   * environment has TUBES_WERIFT_PATCHES=0); false runs stock werift.
+   */
+  weriftPatches?: boolean;
+  /**
    * Run tubes in this many `worker_threads` (each a TubeRegistry with these options minus `workers` and
    * `logger`), the API staying on this thread (src/registry/workers.ts). 0 / absent: tubes run in this thread.
    */
@@ -108,6 +113,8 @@ export class TubeRegistry {
       hostAddressesOnly: this.#options.hostAddressesOnly,
       ipv6: this.#options.ipv6,
       portRange: this.#options.portRange,
+      weriftPatches: this.#options.weriftPatches,
+      logger: this.#logger,
     };
   }
 

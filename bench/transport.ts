@@ -1,0 +1,793 @@
+/**
+ * Transport benchmark (npm run bench:transport): raw data channel throughput and CPU per MB across two
+ * processes on 127.0.0.1, one-way, 16 KiB and 64 KiB messages, for
+ *   stock  — werift 0.25.2 as shipped (no patches, kernel-default UDP buffers),
+ *   udp    — our Peer with `weriftPatches: false` (4 MiB UDP buffers only: the library before the patches),
+ *   tuned  — our Peer as every tube uses it (UDP buffers + src/webrtc/patches),
+ *   ndc    — node-datachannel (libdatachannel, native; devDependency reference, skipped if it cannot load).
+ * Every run measures every stack, interleaved, so ratios come from the same run and the same machine state.
+ * `--profile` adds one tuned 64 KiB transfer whose timed phase is CPU-profiled (inspector, 200 µs sampling) in
+ * the sending process, and prints its top self-time functions and self time per layer.
+ *
+ *   node bench/transport.ts [--runs 5] [--bytes 64M] [--sizes 16K,64K] [--stacks stock,udp,tuned,ndc]
+ *                           [--profile] [--profile-dir <dir>] [--json]
+ * (with --json use `npm run -s bench:transport -- --json` so npm's banner stays off stdout)
+ *
+ * Both ends are child processes of this one (`--child send|recv`); this process only relays signalling and
+ * control lines, so it does not compete with them for the two cores beyond that.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { type RTCDataChannel, RTCPeerConnection } from 'werift';
+import type { DataChannelPort } from '../src/channel/port.ts';
+import { median, parseBytes } from '../src/cli/workload.ts';
+import { Peer } from '../src/webrtc/peer.ts';
+
+const SELF = fileURLToPath(import.meta.url);
+const HIGH_WATER = 1024 * 1024; // the tube's sendHighWater / sendLowWater
+const LOW_WATER = 256 * 1024;
+const WARMUP_BYTES = 4 * 1024 * 1024;
+const TIMEOUT_MS = 240_000;
+const STACKS = ['stock', 'udp', 'tuned', 'ndc'] as const;
+type Stack = (typeof STACKS)[number];
+
+type Json = Record<string, unknown>;
+
+// ---- JSON lines -----------------------------------------------------------------------------------------
+
+class Lines {
+  readonly #queue: Json[] = [];
+  #waiter: ((m: Json | Error) => void) | undefined;
+  #closed: Error | undefined;
+
+  constructor(input: NodeJS.ReadableStream) {
+    const rl = createInterface({ input });
+    rl.on('close', () => {
+      this.#closed = new Error('input closed');
+      this.#waiter?.(this.#closed);
+    });
+    rl.on('line', (line) => {
+      let msg: Json;
+      try {
+        msg = JSON.parse(line) as Json;
+      } catch {
+        process.stderr.write(`${line}\n`);
+        return;
+      }
+      const w = this.#waiter;
+      this.#waiter = undefined;
+      if (w) w(msg);
+      else this.#queue.push(msg);
+    });
+  }
+
+  next(timeoutMs = TIMEOUT_MS): Promise<Json> {
+    const queued = this.#queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.#closed) return Promise.reject(this.#closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiter = undefined;
+        reject(new Error(`no reply in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiter = (m) => {
+        clearTimeout(timer);
+        if (m instanceof Error) reject(m);
+        else resolve(m);
+      };
+    });
+  }
+}
+
+const write = (target: NodeJS.WritableStream, msg: Json): void => {
+  target.write(`${JSON.stringify(msg)}\n`);
+};
+
+// ---- one end of a data channel, per stack ---------------------------------------------------------------
+
+/** The little a benchmark end needs from a data channel. */
+interface BenchChannel {
+  bufferedAmount(): number;
+  send(data: Buffer): void;
+  onDrain(fn: () => void): void;
+  onMessage(fn: (bytes: number) => void): void;
+  opened: Promise<void>;
+}
+
+interface BenchEnd {
+  /** Offerer: returns the complete offer (non-trickle). */
+  offer?(): Promise<string>;
+  /** Answerer: returns the complete answer. */
+  answer?(offer: string): Promise<string>;
+  accept?(answer: string): Promise<void>;
+  channel: Promise<BenchChannel>;
+  close(): Promise<void>;
+}
+
+const loopbackSdp = (sdp: string): string =>
+  sdp
+    .split(/\r?\n/)
+    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
+    .join('\r\n');
+
+function weriftChannel(dc: RTCDataChannel): BenchChannel {
+  dc.bufferedAmountLowThreshold = LOW_WATER;
+  return {
+    bufferedAmount: () => dc.bufferedAmount,
+    send: (d) => dc.send(d),
+    onDrain: (fn) => dc.bufferedAmountLow.subscribe(fn),
+    onMessage: (fn) =>
+      dc.onMessage.subscribe((m) => fn(typeof m === 'string' ? Buffer.byteLength(m) : m.length)),
+    opened: new Promise((resolve) => {
+      if (dc.readyState === 'open') resolve();
+      else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
+    }),
+  };
+}
+
+/** werift exactly as an application would configure it for loopback, nothing of ours. */
+function stockEnd(offerer: boolean): BenchEnd {
+  const pc = new RTCPeerConnection({
+    iceServers: [],
+    iceAdditionalHostAddresses: ['127.0.0.1'],
+    iceUseIpv6: false,
+    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
+  });
+  const gathered = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') resolve();
+      else pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
+    });
+  const channel = offerer
+    ? Promise.resolve(weriftChannel(pc.createDataChannel('bulk', { ordered: true })))
+    : new Promise<BenchChannel>((resolve) => pc.onDataChannel.subscribe((dc) => resolve(weriftChannel(dc))));
+  return {
+    async offer() {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered();
+      return loopbackSdp(pc.localDescription?.sdp ?? '');
+    },
+    async answer(offer) {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered();
+      return loopbackSdp(pc.localDescription?.sdp ?? '');
+    },
+    async accept(answer) {
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    },
+    channel,
+    close: () => pc.close(),
+  };
+}
+
+function portChannel(port: DataChannelPort): BenchChannel {
+  let drain = (): void => {};
+  let message = (_n: number): void => {};
+  let open = (): void => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  port.bufferedAmountLowThreshold = LOW_WATER;
+  port.setHandlers({
+    open: () => open(),
+    close: () => {},
+    drain: () => drain(),
+    message: (m) => message(m.byteLength),
+  });
+  return {
+    bufferedAmount: () => port.bufferedAmount,
+    send: (d) => {
+      port.send(d);
+    },
+    onDrain: (fn) => {
+      drain = fn;
+    },
+    onMessage: (fn) => {
+      message = fn;
+    },
+    opened,
+  };
+}
+
+/** Our Peer, configured as the LOOPBACK registry options configure it for tubes. */
+function peerEnd(offerer: boolean, weriftPatches: boolean): BenchEnd {
+  let resolveChannel: (c: BenchChannel) => void = () => {};
+  const channel = new Promise<BenchChannel>((resolve) => {
+    resolveChannel = resolve;
+  });
+  const peer = new Peer(
+    {
+      iceServers: [],
+      relayOnly: false,
+      hostAddresses: ['127.0.0.1'],
+      hostAddressesOnly: true,
+      ipv6: false,
+      weriftPatches,
+    },
+    {
+      candidate: () => {},
+      connectionState: () => {},
+      dataChannel: (port) => resolveChannel(portChannel(port)),
+    },
+  );
+  if (offerer) resolveChannel(portChannel(peer.createDataChannel('bulk')));
+  return {
+    async offer() {
+      await peer.createOffer();
+      await peer.waitGatheringComplete(30_000, 'offer');
+      return peer.localSdp();
+    },
+    async answer(offer) {
+      await peer.setRemoteDescription(offer, 'offer');
+      await peer.createAnswer();
+      await peer.waitGatheringComplete(30_000, 'answer');
+      return peer.localSdp();
+    },
+    accept: (answer) => peer.setRemoteDescription(answer, 'answer'),
+    channel,
+    close: () => peer.close(),
+  };
+}
+
+// node-datachannel's W3C polyfill, typed as far as used here.
+interface W3CChannel {
+  binaryType: string;
+  readyState: string;
+  bufferedAmount: number;
+  bufferedAmountLowThreshold: number;
+  send(data: Buffer): void;
+  addEventListener(type: string, fn: (e: { data?: unknown; channel?: W3CChannel }) => void): void;
+}
+interface W3CPeer {
+  iceGatheringState: string;
+  localDescription: { sdp: string } | null;
+  createDataChannel(label: string, init: { ordered: boolean }): W3CChannel;
+  createOffer(): Promise<{ type: string; sdp: string }>;
+  createAnswer(): Promise<{ type: string; sdp: string }>;
+  setLocalDescription(d: { type: string; sdp: string }): Promise<void>;
+  setRemoteDescription(d: { type: string; sdp: string }): Promise<void>;
+  addEventListener(type: string, fn: (e: { channel?: W3CChannel }) => void): void;
+  close(): void;
+}
+
+function w3cChannel(dc: W3CChannel): BenchChannel {
+  dc.binaryType = 'arraybuffer';
+  dc.bufferedAmountLowThreshold = LOW_WATER;
+  return {
+    bufferedAmount: () => dc.bufferedAmount,
+    send: (d) => dc.send(d),
+    onDrain: (fn) => dc.addEventListener('bufferedamountlow', () => fn()),
+    onMessage: (fn) =>
+      dc.addEventListener('message', (e) => {
+        const d = e.data as ArrayBuffer | ArrayBufferView | string;
+        fn(typeof d === 'string' ? Buffer.byteLength(d) : d.byteLength);
+      }),
+    opened: new Promise((resolve) => {
+      if (dc.readyState === 'open') resolve();
+      else dc.addEventListener('open', () => resolve());
+    }),
+  };
+}
+
+async function ndcEnd(offerer: boolean): Promise<BenchEnd> {
+  const mod = (await import('node-datachannel/polyfill')) as unknown as {
+    RTCPeerConnection: new (config: Json) => W3CPeer;
+  };
+  const pc = new mod.RTCPeerConnection({ iceServers: [], bindAddress: '127.0.0.1' });
+  const gathered = (): Promise<void> =>
+    new Promise((resolve) => {
+      if (pc.iceGatheringState === 'complete') resolve();
+      else
+        pc.addEventListener('icegatheringstatechange', () => {
+          if (pc.iceGatheringState === 'complete') resolve();
+        });
+    });
+  const channel = offerer
+    ? Promise.resolve(w3cChannel(pc.createDataChannel('bulk', { ordered: true })))
+    : new Promise<BenchChannel>((resolve) =>
+        pc.addEventListener('datachannel', (e) => {
+          if (e.channel) resolve(w3cChannel(e.channel));
+        }),
+      );
+  return {
+    async offer() {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered();
+      return loopbackSdp(pc.localDescription?.sdp ?? '');
+    },
+    async answer(offer) {
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await gathered();
+      return loopbackSdp(pc.localDescription?.sdp ?? '');
+    },
+    async accept(answer) {
+      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
+    },
+    channel,
+    close: async () => {
+      pc.close();
+      const ndc = (await import('node-datachannel')) as unknown as { cleanup?(): void };
+      ndc.cleanup?.();
+    },
+  };
+}
+
+function makeEnd(stack: Stack, offerer: boolean): Promise<BenchEnd> {
+  switch (stack) {
+    case 'stock':
+      return Promise.resolve(stockEnd(offerer));
+    case 'udp':
+      return Promise.resolve(peerEnd(offerer, false));
+    case 'tuned':
+      return Promise.resolve(peerEnd(offerer, true));
+    case 'ndc':
+      return ndcEnd(offerer);
+  }
+}
+
+// ---- child processes -------------------------------------------------------------------------------------
+
+const cpuMs = (since: NodeJS.CpuUsage): number => {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1000;
+};
+
+const POOL = randomBytes(1024 * 1024 + 64 * 1024);
+
+/** Profiles `fn` with the inspector's CPU profiler (only the timed phase, not start-up) into `file`. */
+async function profiled<T>(file: string | undefined, fn: () => Promise<T>): Promise<T> {
+  if (!file) return fn();
+  const { Session } = await import('node:inspector/promises');
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+  }
+}
+
+async function sendChild(stack: Stack, size: number, profileFile: string | undefined): Promise<void> {
+  const lines = new Lines(process.stdin);
+  const out = (m: Json): void => write(process.stdout, m);
+  const end = await makeEnd(stack, true);
+  const offer = await (end.offer as () => Promise<string>)();
+  out({ offer });
+  const answer = await lines.next(60_000);
+  await (end.accept as (a: string) => Promise<void>)(String(answer['answer']));
+  const ch = await end.channel;
+  await ch.opened;
+  out({ open: true });
+  let drainWake: (() => void) | undefined;
+  ch.onDrain(() => drainWake?.());
+  let at = 0;
+  const pump = async (bytes: number): Promise<void> => {
+    let sent = 0;
+    while (sent < bytes) {
+      while (sent < bytes && ch.bufferedAmount() < HIGH_WATER) {
+        const n = Math.min(size, bytes - sent);
+        const msg = Buffer.allocUnsafe(n); // a fresh buffer per message, as the tube's frames
+        POOL.copy(msg, 0, at, at + n);
+        at = (at + 7919) % (POOL.length - 64 * 1024);
+        ch.send(msg);
+        sent += n;
+      }
+      if (sent < bytes) await new Promise<void>((r) => (drainWake = r));
+    }
+  };
+  for (;;) {
+    let m: Json;
+    try {
+      m = await lines.next(600_000);
+    } catch {
+      break;
+    }
+    if (m['go'] === undefined) break;
+    const bytes = Number(m['go']);
+    const timed = m['timed'] === true;
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    const done = await profiled(timed ? profileFile : undefined, async () => {
+      await pump(bytes);
+      return lines.next(); // relayed from the receiver
+    });
+    out({ ms: performance.now() - t0, cpuMs: cpuMs(c0), receiverCpuMs: done['cpuMs'] });
+  }
+  await end.close();
+  process.exit(0);
+}
+
+async function recvChild(stack: Stack): Promise<void> {
+  const lines = new Lines(process.stdin);
+  const out = (m: Json): void => write(process.stdout, m);
+  const end = await makeEnd(stack, false);
+  const offer = await lines.next(60_000);
+  out({ answer: await (end.answer as (o: string) => Promise<string>)(String(offer['offer'])) });
+  const ch = await end.channel;
+  let received = 0;
+  let target = Number.POSITIVE_INFINITY;
+  let c0 = process.cpuUsage();
+  ch.onMessage((n) => {
+    received += n;
+    if (received >= target) {
+      target = Number.POSITIVE_INFINITY;
+      out({ done: received, cpuMs: cpuMs(c0) });
+    }
+  });
+  for (;;) {
+    let m: Json;
+    try {
+      m = await lines.next(600_000);
+    } catch {
+      break;
+    }
+    if (m['expect'] === undefined) break;
+    c0 = process.cpuUsage();
+    const total = Number(m['expect']);
+    if (received >= total) out({ done: received, cpuMs: 0 });
+    else target = total;
+  }
+  await end.close();
+  process.exit(0);
+}
+
+// ---- orchestration -----------------------------------------------------------------------------------------
+
+interface Child {
+  proc: ChildProcess;
+  lines: Lines;
+  send(m: Json): void;
+  stop(): Promise<void>;
+}
+
+function spawnChild(args: string[], execArgv: string[] = []): Child {
+  const proc = spawn(process.execPath, [...execArgv, SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((r) => proc.once('close', () => r()));
+  return {
+    proc,
+    lines: new Lines(proc.stdout as NodeJS.ReadableStream),
+    send: (m) => write(proc.stdin as NodeJS.WritableStream, m),
+    stop: async () => {
+      proc.stdin?.end();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+interface Transfer {
+  mbPerSec: number;
+  senderCpuSPerMB: number;
+  receiverCpuSPerMB: number;
+}
+
+async function transfer(stack: Stack, size: number, bytes: number, profileFile?: string): Promise<Transfer> {
+  const sender = spawnChild([
+    '--child',
+    'send',
+    '--stack',
+    stack,
+    '--size',
+    String(size),
+    ...(profileFile ? ['--profile-file', profileFile] : []),
+  ]);
+  const receiver = spawnChild(['--child', 'recv', '--stack', stack]);
+  try {
+    const offer = await sender.lines.next(60_000);
+    receiver.send(offer);
+    sender.send(await receiver.lines.next(60_000));
+    await sender.lines.next(60_000); // open
+    const round = async (total: number, chunk: number, timed = false): Promise<Json> => {
+      receiver.send({ expect: total });
+      sender.send({ go: chunk, timed });
+      sender.send(await receiver.lines.next());
+      return sender.lines.next();
+    };
+    await round(WARMUP_BYTES, WARMUP_BYTES);
+    const r = await round(WARMUP_BYTES + bytes, bytes, true);
+    const mb = bytes / 1e6;
+    return {
+      mbPerSec: mb / (Number(r['ms']) / 1000),
+      senderCpuSPerMB: Number(r['cpuMs']) / 1000 / mb,
+      receiverCpuSPerMB: Number(r['receiverCpuMs']) / 1000 / mb,
+    };
+  } finally {
+    sender.send({});
+    receiver.send({});
+    await Promise.all([sender.stop(), receiver.stop()]);
+  }
+}
+
+async function ndcAvailable(): Promise<string | undefined> {
+  try {
+    await import('node-datachannel/polyfill');
+    return undefined;
+  } catch (err) {
+    return `node-datachannel cannot load on this host (${(err as Error).message.split('\n')[0]}); skipped`;
+  }
+}
+
+// ---- CPU profile summary -----------------------------------------------------------------------------------
+
+interface CpuProfile {
+  nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+let weriftSections: [number, string][] | undefined;
+/** Source file of a line in werift's ESM bundle (lib/index.mjs), from its `// ../pkg/src/file.ts` markers. */
+function weriftSource(line: number): string {
+  if (!weriftSections) {
+    weriftSections = [];
+    const entry = createRequire(import.meta.url).resolve('werift');
+    const bundle = path.join(
+      entry.slice(0, entry.lastIndexOf(`${path.sep}lib${path.sep}`)),
+      'lib',
+      'index.mjs',
+    );
+    for (const [i, l] of readFileSync(bundle, 'utf8').split('\n').entries()) {
+      const m = /^\/\/ (\S+\.ts)$/.exec(l);
+      if (m?.[1]) weriftSections.push([i, m[1]]);
+    }
+  }
+  let best = '?';
+  for (const [at, file] of weriftSections) {
+    if (at > line) break;
+    best = file;
+  }
+  return best;
+}
+
+function layerOf(fn: string, url: string, line: number): [string, string] {
+  if (url.includes('/werift/lib/')) {
+    const src = weriftSource(line);
+    const m = /^\.\.\/(\w+)\/src\//.exec(src);
+    return [`werift ${m ? m[1] : 'webrtc'}`, src.replace(/^\.\.\//, '')];
+  }
+  if (url.includes('/src/webrtc/patches/')) return ['ours: src/webrtc/patches', path.basename(url)];
+  if (url.includes('/src/')) return ['ours: other src', url.slice(url.lastIndexOf('/src/') + 1)];
+  if (url.includes('/bench/')) return ['benchmark load', path.basename(url)];
+  if (url.startsWith('node:')) {
+    const m = url.replace('node:internal/', '').replace('node:', '');
+    if (/crypto/.test(m)) return ['node crypto', m];
+    if (/dgram|udp/.test(m)) return ['node dgram', m];
+    if (/buffer/.test(m)) return ['node buffer', m];
+    if (/timers|task_queues|async_hooks/.test(m)) return ['node timers/microtasks', m];
+    return ['node other', m];
+  }
+  if (url.includes('node_modules/')) return [`dep ${url.split('node_modules/')[1]?.split('/')[0]}`, url];
+  if (fn === '(garbage collector)') return ['GC', ''];
+  if (/^\((program|idle|root)\)$/.test(fn)) return [fn, ''];
+  return ['native / builtins', ''];
+}
+
+interface ProfileSummary {
+  file: string;
+  mbPerSec?: number;
+  busySeconds: number;
+  idlePercent: number;
+  top: { percent: number; fn: string; layer: string; where: string }[];
+  layers: { percent: number; layer: string }[];
+}
+
+function summarizeProfile(file: string, topN = 15): ProfileSummary {
+  const prof = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
+  const self = new Map<number, number>();
+  prof.samples.forEach((id, i) => {
+    self.set(id, (self.get(id) ?? 0) + (prof.timeDeltas[i] ?? 0));
+  });
+  const fns = new Map<string, { us: number; fn: string; layer: string; where: string }>();
+  const layers = new Map<string, number>();
+  let total = 0;
+  let idle = 0;
+  for (const [id, us] of self) {
+    const cf = byId.get(id)?.callFrame;
+    if (!cf) continue;
+    const [layer, src] = layerOf(cf.functionName, cf.url, cf.lineNumber);
+    total += us;
+    if (layer === '(idle)') {
+      idle += us;
+      continue;
+    }
+    const where = src && cf.lineNumber >= 0 && !src.includes('.ts') ? `${src}:${cf.lineNumber + 1}` : src;
+    const key = `${cf.functionName}|${layer}|${where}`;
+    const e = fns.get(key) ?? { us: 0, fn: cf.functionName || '(anonymous)', layer, where };
+    e.us += us;
+    fns.set(key, e);
+    layers.set(layer, (layers.get(layer) ?? 0) + us);
+  }
+  const busy = total - idle;
+  const pct = (us: number): number => Math.round((1000 * us) / busy) / 10;
+  return {
+    file,
+    busySeconds: busy / 1e6,
+    idlePercent: Math.round((1000 * idle) / total) / 10,
+    top: [...fns.values()]
+      .sort((a, b) => b.us - a.us)
+      .slice(0, topN)
+      .map((e) => ({ percent: pct(e.us), fn: e.fn, layer: e.layer, where: e.where })),
+    layers: [...layers].sort((a, b) => b[1] - a[1]).map(([layer, us]) => ({ percent: pct(us), layer })),
+  };
+}
+
+// ---- main --------------------------------------------------------------------------------------------------
+
+function machine(): Json {
+  let model = os.cpus()[0]?.model ?? 'unknown';
+  try {
+    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }));
+    if (m?.[1]) model = m[1].trim();
+  } catch {
+    // lscpu missing
+  }
+  const version = (pkg: string): string => {
+    try {
+      const req = createRequire(import.meta.url);
+      let dir = path.dirname(req.resolve(pkg));
+      while (path.basename(dir) !== pkg && dir !== path.dirname(dir)) dir = path.dirname(dir);
+      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string })
+        .version;
+    } catch {
+      return 'n/a';
+    }
+  };
+  return {
+    cpu: model,
+    cores: os.availableParallelism(),
+    node: process.version,
+    werift: version('werift'),
+    nodeDatachannel: version('node-datachannel'),
+    os: `${os.type()} ${os.release()}`,
+    date: new Date().toISOString(),
+  };
+}
+
+const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      child: { type: 'string' },
+      stack: { type: 'string' },
+      size: { type: 'string' },
+      runs: { type: 'string', default: '5' },
+      bytes: { type: 'string', default: '64M' },
+      sizes: { type: 'string', default: '16K,64K' },
+      stacks: { type: 'string', default: STACKS.join(',') },
+      profile: { type: 'boolean', default: false },
+      'profile-dir': { type: 'string' },
+      'profile-file': { type: 'string' },
+      json: { type: 'boolean', default: false },
+    },
+  });
+  if (values.child === 'send')
+    return sendChild(values.stack as Stack, Number(values.size), values['profile-file']);
+  if (values.child === 'recv') return recvChild(values.stack as Stack);
+
+  const runs = Number(values.runs);
+  const bytes = parseBytes(values.bytes);
+  const sizes = values.sizes.split(',').map(parseBytes);
+  const notes: string[] = [];
+  let stacks = values.stacks.split(',').filter((s): s is Stack => (STACKS as readonly string[]).includes(s));
+  if (stacks.includes('ndc')) {
+    const why = await ndcAvailable();
+    if (why) {
+      notes.push(why);
+      stacks = stacks.filter((s) => s !== 'ndc');
+    }
+  }
+  const log = (s: string): void => {
+    if (!values.json) process.stdout.write(`${s}\n`);
+    else process.stderr.write(`${s}\n`);
+  };
+  const loadBefore = os.loadavg();
+  const results: Record<string, Transfer[]> = {};
+  const key = (stack: Stack, size: number): string => `${stack}/${size / 1024}K`;
+  for (let run = 1; run <= runs; run++) {
+    for (const size of sizes) {
+      for (const stack of stacks) {
+        const r = await transfer(stack, size, bytes);
+        const k = key(stack, size);
+        results[k] ??= [];
+        results[k].push(r);
+        log(
+          `run ${run} ${k.padEnd(10)} ${fmt(r.mbPerSec).padStart(7)} MB/s  sender ${fmt(r.senderCpuSPerMB, 4)} s/MB  receiver ${fmt(r.receiverCpuSPerMB, 4)} s/MB`,
+        );
+      }
+    }
+  }
+  const rows = [];
+  for (const size of sizes) {
+    const stock = results[key('stock', size)];
+    const ndc = results[key('ndc', size)];
+    for (const stack of stacks) {
+      const list = results[key(stack, size)] ?? [];
+      const mbs = list.map((r) => r.mbPerSec);
+      // ratios per run (same run, same machine state), then their median
+      const ratio = (base: Transfer[] | undefined): number | undefined =>
+        base && base.length === list.length
+          ? median(list.map((r, i) => r.mbPerSec / (base[i] as Transfer).mbPerSec))
+          : undefined;
+      rows.push({
+        stack,
+        messageBytes: size,
+        mbPerSec: { median: median(mbs), min: Math.min(...mbs), max: Math.max(...mbs), runs: mbs },
+        senderCpuSPerMB: median(list.map((r) => r.senderCpuSPerMB)),
+        receiverCpuSPerMB: median(list.map((r) => r.receiverCpuSPerMB)),
+        vsStock: ratio(stock),
+        vsNdc: ratio(ndc),
+      });
+    }
+  }
+  let profile: ProfileSummary | undefined;
+  if (values.profile) {
+    const dir = values['profile-dir'] ?? mkdtempSync(path.join(os.tmpdir(), 'transport-prof-'));
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `tuned-sender-64k-${Date.now()}.cpuprofile`);
+    const t = await transfer('tuned', 64 * 1024, bytes, file);
+    profile = { ...summarizeProfile(file), mbPerSec: t.mbPerSec };
+  }
+  const result = {
+    machine: machine(),
+    loadavg: { before: loadBefore, after: os.loadavg() },
+    bytesPerTransfer: bytes,
+    warmupBytes: WARMUP_BYTES,
+    runs,
+    notes,
+    rows,
+    profile,
+  };
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return;
+  }
+  const m = result.machine;
+  log(
+    `\n${m['cpu']}, ${m['cores']} cores, Node ${m['node']}, werift ${m['werift']}, node-datachannel ${m['nodeDatachannel']}`,
+  );
+  log(
+    `load average before/after: ${loadBefore.map((x) => x.toFixed(2)).join(' ')} / ${result.loadavg.after.map((x) => x.toFixed(2)).join(' ')}`,
+  );
+  for (const n of notes) log(`note: ${n}`);
+  log(
+    `\n| stack | message | MB/s median | min–max | sender CPU s/MB | receiver CPU s/MB | vs stock | vs ndc |`,
+  );
+  log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of rows) {
+    log(
+      `| ${r.stack} | ${r.messageBytes / 1024} KiB | ${fmt(r.mbPerSec.median)} | ${fmt(r.mbPerSec.min)}–${fmt(r.mbPerSec.max)} | ${fmt(r.senderCpuSPerMB, 4)} | ${fmt(r.receiverCpuSPerMB, 4)} | ${r.vsStock === undefined ? '—' : `${fmt(r.vsStock)}×`} | ${r.vsNdc === undefined ? '—' : `${fmt(r.vsNdc)}×`} |`,
+    );
+  }
+  if (profile) {
+    log(`\nCPU profile of the tuned sender (64 KiB messages): ${profile.file}`);
+    log(
+      `busy ${fmt(profile.busySeconds)} s, idle ${profile.idlePercent} % of the sampled time; shares below are of busy time`,
+    );
+    for (const [i, t] of profile.top.entries()) {
+      log(
+        `${String(i + 1).padStart(2)}. ${fmt(t.percent, 1).padStart(5)} %  ${t.fn}  [${t.layer}] ${t.where}`,
+      );
+    }
+    log('self time by layer:');
+    for (const l of profile.layers) log(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
+  }
+}
+
+await main();
