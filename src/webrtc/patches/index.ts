@@ -10,8 +10,10 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../../log.ts';
+import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
+import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
 import { weriftVersionAccepted } from './version.ts';
@@ -40,10 +42,12 @@ export interface WeriftPatch {
 
 /** Every patch, in installation order. */
 export const WERIFT_PATCHES: readonly WeriftPatch[] = [
+  dtlsHandshakeOrderPatch,
   dtlsKeyObjectPatch,
   dtlsRecordPatch,
   sctpSackPatch,
   sctpTransmitPatch,
+  sctpInitRtoPatch,
 ];
 
 export interface InstallOptions {
