@@ -287,6 +287,28 @@ describe('TubeRegistry({ workers }): tubes in worker threads', () => {
     expect(rb2.receivedHash).toBe(rb2.sentHash);
   });
 
+  it('a worker that runs out of memory (workerResourceLimits) dies alone', async () => {
+    const server = registry(2, { workerResourceLimits: { maxOldGenerationSizeMb: 48 } });
+    const a = await server.createTube({ conversationId: 'a', settings: TUNNEL_SERVER, trickleIce: true });
+    const b = await server.createTube({ conversationId: 'b', settings: TUNNEL_SERVER, trickleIce: true });
+    const signals: Signal[] = [];
+    const c = await server.createTube({
+      conversationId: 'c',
+      settings: TUNNEL_SERVER,
+      trickleIce: true,
+      onSignal: (s) => signals.push(s),
+    });
+    const host = new Map(workerInfo(server).flatMap((w) => w.tubes.map((t) => [t, w.index])));
+    expect(host.get(c.tubeId)).toBe(host.get(a.tubeId));
+    const oom = workerTestHookForTests(server, a.tubeId, 'oom');
+    await expect(oom).rejects.toMatchObject({ code: ErrorCode.CLOSED });
+    await expect(oom).rejects.toThrow(/out of memory/i);
+    expect(server.allTubeIds()).toEqual([b.tubeId]);
+    const closed = signals.filter((s) => s.kind === 'channel_closed').map((s) => JSON.parse(s.data));
+    expect(closed).toEqual([expect.objectContaining({ channel_id: 'c', outcome: WORKER_EXITED_OUTCOME })]);
+    expect(server.getTubeStatus(b.tubeId)).toBe('connecting');
+  });
+
   it("loads the same hot-path engine in a worker as on this thread (shared Wasm memory) and forwards the worker's logs", async () => {
     const lines: Record<string, unknown>[] = [];
     const sink = new Writable({

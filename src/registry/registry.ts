@@ -2,6 +2,7 @@
  * The public entry point: a registry of tubes keyed by tube id, with a conversation-id index
  * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton).
  */
+import type { ResourceLimits } from 'node:worker_threads';
 import type { ChannelLimits } from '../channel/channel.ts';
 import { modeFor } from '../channel/modes.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
@@ -47,6 +48,9 @@ export interface TubeRegistryOptions {
    * `logger`), the API staying on this thread (src/registry/workers.ts). 0 / absent: tubes run in this thread.
    */
   workers?: number;
+  /** Worker mode only: `resourceLimits` of each worker (e.g. `{ maxOldGenerationSizeMb }`); a worker that runs
+   * out of memory dies alone, like any crashed worker. */
+  workerResourceLimits?: ResourceLimits;
 }
 
 export interface CreateTubeOptions {

@@ -122,6 +122,16 @@ function testHook(hook: WorkerTestHook): unknown {
     case 'exit':
       setImmediate(() => process.exit(3));
       return new Promise(() => {});
+    case 'oom': {
+      // Retains ever more memory until the worker's heap limit ends it (ERR_WORKER_OUT_OF_MEMORY).
+      const hoard: unknown[][] = [];
+      const grow = (): void => {
+        for (let i = 0; i < 64; i++) hoard.push(new Array(64 * 1024).fill(hoard.length));
+        setImmediate(grow);
+      };
+      setImmediate(grow);
+      return new Promise(() => {});
+    }
     case 'engine':
       resolveEngine(undefined);
       return engineInfo();

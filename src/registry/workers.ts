@@ -8,7 +8,7 @@
  * `error: worker exited`); the next createTube gets a fresh worker.
  */
 import { randomUUID } from 'node:crypto';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { modeFor } from '../channel/modes.ts';
 import {
   forwardedLogLevel,
@@ -46,9 +46,10 @@ export type WorkerMethod =
   /** Internal, for tests and benchmarks only (see WorkerTestHook); never reachable through the public API. */
   | '__testHook';
 
-/** `throw`: uncaught exception in the worker; `exit`: process.exit(3) in the worker; `engine`: the worker's
+/** `throw`: uncaught exception in the worker; `exit`: process.exit(3) in the worker; `oom`: allocates until
+ * the worker's heap limit (use with `workerResourceLimits`); `engine`: the worker's
  * hot-path engine info (loads it); `cpu`: the worker thread's CPU time (process.threadCpuUsage). */
-export type WorkerTestHook = 'throw' | 'exit' | 'engine' | 'cpu';
+export type WorkerTestHook = 'throw' | 'exit' | 'oom' | 'engine' | 'cpu';
 
 export interface WorkerRequest {
   id: number;
@@ -75,7 +76,7 @@ export type WorkerMessage = WireReply | WireEvent | WorkerStateEvent;
 /** workerData of a tube worker. */
 export interface WorkerInit {
   index: number;
-  registry: Omit<TubeRegistryOptions, 'logger' | 'workers'>;
+  registry: Omit<TubeRegistryOptions, 'logger' | 'workers' | 'workerResourceLimits'>;
   /** pino level of the worker's forwarding logger; absent = silent. */
   logLevel?: string;
   verbose: boolean;
@@ -129,6 +130,7 @@ class WorkerTubeRegistry implements PublicApi {
   readonly #hostLogger: Logger | undefined;
   readonly #init: Omit<WorkerInit, 'index' | 'verbose'>;
   readonly #admission: Admission;
+  readonly #resourceLimits: ResourceLimits | undefined;
   #slots: (Slot | undefined)[];
   readonly #tubes = new Map<string, TubeEntry>();
   readonly #conversations = new Map<string, string>();
@@ -136,7 +138,8 @@ class WorkerTubeRegistry implements PublicApi {
   #nextId = 1;
 
   constructor(options: TubeRegistryOptions) {
-    const { logger, workers, ...registry } = options;
+    const { logger, workers, workerResourceLimits, ...registry } = options;
+    this.#resourceLimits = workerResourceLimits;
     if (!Number.isInteger(workers) || (workers as number) < 1) {
       throw new TubesError(
         ErrorCode.BAD_ARGUMENT,
@@ -157,7 +160,10 @@ class WorkerTubeRegistry implements PublicApi {
 
   #spawn(index: number): Slot {
     const init: WorkerInit = { ...this.#init, index, verbose: isVerbose() };
-    const worker = new Worker(workerEntry(), { workerData: init });
+    const worker = new Worker(workerEntry(), {
+      workerData: init,
+      ...(this.#resourceLimits ? { resourceLimits: this.#resourceLimits } : {}),
+    });
     let exitedResolve: () => void = () => {};
     const slot: Slot = {
       index,
