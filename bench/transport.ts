@@ -7,7 +7,7 @@
  *   ndc    — node-datachannel (libdatachannel, native; devDependency reference, skipped if it cannot load).
  * Every run measures every stack, interleaved, so ratios come from the same run and the same machine state.
  * `--profile` adds one tuned 64 KiB transfer whose timed phase is CPU-profiled (inspector, 200 µs sampling) in
- * the sending process, and prints its top self-time functions and self time per layer.
+ * the sending process (and in the receiving one), and prints top self-time functions and self time per layer.
  *
  *   node bench/transport.ts [--runs 5] [--bytes 64M] [--sizes 16K,64K] [--stacks stock,udp,tuned,ndc]
  *                           [--profile] [--profile-dir <dir>] [--json]
@@ -411,7 +411,7 @@ async function sendChild(stack: Stack, size: number, profileFile: string | undef
   process.exit(0);
 }
 
-async function recvChild(stack: Stack): Promise<void> {
+async function recvChild(stack: Stack, profileFile: string | undefined): Promise<void> {
   const lines = new Lines(process.stdin);
   const out = (m: Json): void => write(process.stdout, m);
   const end = await makeEnd(stack, false);
@@ -421,11 +421,13 @@ async function recvChild(stack: Stack): Promise<void> {
   let received = 0;
   let target = Number.POSITIVE_INFINITY;
   let c0 = process.cpuUsage();
+  let finishedWake: (() => void) | undefined;
   ch.onMessage((n) => {
     received += n;
     if (received >= target) {
       target = Number.POSITIVE_INFINITY;
       out({ done: received, cpuMs: cpuMs(c0) });
+      finishedWake?.();
     }
   });
   for (;;) {
@@ -436,10 +438,17 @@ async function recvChild(stack: Stack): Promise<void> {
       break;
     }
     if (m['expect'] === undefined) break;
-    c0 = process.cpuUsage();
     const total = Number(m['expect']);
-    if (received >= total) out({ done: received, cpuMs: 0 });
-    else target = total;
+    const finished = new Promise<void>((resolve) => {
+      finishedWake = resolve;
+    });
+    const profiling = profiled(m['timed'] === true ? profileFile : undefined, () => finished);
+    c0 = process.cpuUsage();
+    if (received >= total) {
+      finishedWake?.();
+      out({ done: received, cpuMs: 0 });
+    } else target = total;
+    await profiling;
   }
   await end.close();
   process.exit(0);
@@ -476,7 +485,13 @@ interface Transfer {
   receiverCpuSPerMB: number;
 }
 
-async function transfer(stack: Stack, size: number, bytes: number, profileFile?: string): Promise<Transfer> {
+async function transfer(
+  stack: Stack,
+  size: number,
+  bytes: number,
+  profileFile?: string,
+  receiverProfileFile?: string,
+): Promise<Transfer> {
   const sender = spawnChild([
     '--child',
     'send',
@@ -486,14 +501,20 @@ async function transfer(stack: Stack, size: number, bytes: number, profileFile?:
     String(size),
     ...(profileFile ? ['--profile-file', profileFile] : []),
   ]);
-  const receiver = spawnChild(['--child', 'recv', '--stack', stack]);
+  const receiver = spawnChild([
+    '--child',
+    'recv',
+    '--stack',
+    stack,
+    ...(receiverProfileFile ? ['--profile-file', receiverProfileFile] : []),
+  ]);
   try {
     const offer = await sender.lines.next(60_000);
     receiver.send(offer);
     sender.send(await receiver.lines.next(60_000));
     await sender.lines.next(60_000); // open
     const round = async (total: number, chunk: number, timed = false): Promise<Json> => {
-      receiver.send({ expect: total });
+      receiver.send({ expect: total, timed });
       sender.send({ go: chunk, timed });
       sender.send(await receiver.lines.next());
       return sender.lines.next();
@@ -679,7 +700,7 @@ async function main(): Promise<void> {
   });
   if (values.child === 'send')
     return sendChild(values.stack as Stack, Number(values.size), values['profile-file']);
-  if (values.child === 'recv') return recvChild(values.stack as Stack);
+  if (values.child === 'recv') return recvChild(values.stack as Stack, values['profile-file']);
 
   const runs = Number(values.runs);
   const bytes = parseBytes(values.bytes);
@@ -737,12 +758,15 @@ async function main(): Promise<void> {
     }
   }
   let profile: ProfileSummary | undefined;
+  let receiverProfile: ProfileSummary | undefined;
   if (values.profile) {
     const dir = values['profile-dir'] ?? mkdtempSync(path.join(os.tmpdir(), 'transport-prof-'));
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `tuned-sender-64k-${Date.now()}.cpuprofile`);
-    const t = await transfer('tuned', 64 * 1024, bytes, file);
+    const receiverFile = file.replace('-sender-', '-receiver-');
+    const t = await transfer('tuned', 64 * 1024, bytes, file, receiverFile);
     profile = { ...summarizeProfile(file), mbPerSec: t.mbPerSec };
+    receiverProfile = summarizeProfile(receiverFile);
   }
   const result = {
     machine: machine(),
@@ -753,6 +777,7 @@ async function main(): Promise<void> {
     notes,
     rows,
     profile,
+    receiverProfile,
   };
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -787,6 +812,19 @@ async function main(): Promise<void> {
     }
     log('self time by layer:');
     for (const l of profile.layers) log(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
+  }
+  if (receiverProfile) {
+    log(
+      `\nReceiver of the same transfer: busy ${fmt(receiverProfile.busySeconds)} s, idle ${receiverProfile.idlePercent} %`,
+    );
+    for (const [i, t] of receiverProfile.top.slice(0, 10).entries()) {
+      log(
+        `${String(i + 1).padStart(2)}. ${fmt(t.percent, 1).padStart(5)} %  ${t.fn}  [${t.layer}] ${t.where}`,
+      );
+    }
+    log('self time by layer:');
+    for (const l of receiverProfile.layers.slice(0, 10))
+      log(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
   }
 }
 

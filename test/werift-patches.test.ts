@@ -19,7 +19,7 @@ import {
   weriftPatchMismatches,
 } from '../src/webrtc/patches/index.ts';
 import { checkSctp } from '../src/webrtc/patches/sctp-sack.ts';
-import { checkSctpSender } from '../src/webrtc/patches/sctp-transmit.ts';
+import { checkSctpSender, SharedFlush } from '../src/webrtc/patches/sctp-transmit.ts';
 import { resetVersionGuardForTests } from '../src/webrtc/patches/version.ts';
 import { Peer } from '../src/webrtc/peer.ts';
 
@@ -196,7 +196,17 @@ describe('werift internals the patches rely on (fail when werift changes)', () =
       expect(checkSctpSender(sctp, 'sctp')).toEqual([]);
       expect(sctp['mtu']).toBe(1191); // ≤ 1,200-byte SCTP packets by default
       expect(sctp['maxPayloadSize']).toBeLessThanOrEqual(1200 - 28);
-      const sctpProto = Object.getPrototypeOf(sctp) as Record<string, () => void>;
+      // werift's per-message send waits on `flush` until the outbound queue is empty (SharedFlush relies on it)
+      expect(Object.hasOwn(sctp, 'send')).toBe(true);
+      expect(String(sctp['send'])).toMatch(
+        /while \(this\.outboundQueue\.length\) \{\s*await this\.flush\.asPromise\(\);/,
+      );
+      expect(typeof (sctp['flush'] as Record<string, unknown>)['execute']).toBe('function');
+      // the per-packet immediate SACK that the sctp-sack patch replaces, and the count rule it builds on
+      const proto0 = Object.getPrototypeOf(sctp) as Record<string, () => void>;
+      expect(String(proto0['receiveDataChunk'])).toContain('this.sackImmediate = true');
+      expect(String(proto0['handleData'])).toMatch(/sackPacketCount >= 2/);
+      const sctpProto = proto0;
       for (const [name, arity] of [
         ['receiveDataChunk', 1],
         ['scheduleSack', 0],
@@ -270,6 +280,7 @@ describe('patched werift', () => {
       for (const m of ['receiveDataChunk', 'scheduleSack', 'transmitOnce', 'sendChunk']) {
         expect(Object.hasOwn(sctp, m), m).toBe(true);
       }
+      expect((sctp as { flush: unknown }).flush).toBeInstanceOf(SharedFlush);
     }
   });
 

@@ -1,10 +1,13 @@
 /**
- * Patch `sctp-sack`: delayed SACKs on the receiving side, as RFC 4960 §6.2 describes and libdatachannel /
- * browsers do. werift 0.25.2 marks every DATA chunk for an immediate SACK, so a sender gets one SACK per
+ * Patch `sctp-sack`: delayed SACKs on the receiving side (RFC 4960 §6.2 delayed acknowledgement, as SCTP
+ * stacks do by default). werift 0.25.2 marks every DATA chunk for an immediate SACK, so a sender gets one SACK per
  * ≈1,200-byte packet, and each costs it a datagram read, a DTLS record decryption, SACK parsing and a
  * transmit pass. Ours (our own `receiveDataChunk` and `scheduleSack` on the association instance):
- * - SACK at once for a duplicate TSN, while there are gaps (out of order / loss), and on every second packet
- *   carrying new data (werift's own packet counter in `handleData`);
+ * - SACK at once for a duplicate TSN, while there are gaps (out of order / loss), and on every fourth packet
+ *   carrying new data (werift's own packet counter in `handleData`). RFC 4960 says SHOULD every second packet;
+ *   measured here (two processes, 64 KiB messages) every fourth cost the sender 0.017 s/MB against 0.0205 and
+ *   the receiver 0.0148 against 0.0179, and stays inside the sender's burst limit (werift sends at most 4
+ *   packets beyond the flight per transmit pass, so each SACK releases as many packets as it acknowledges);
  * - otherwise one SACK after the datagrams already queued have been read (`setImmediate`), so an idle
  *   receiver still acknowledges a lone packet within the same event-loop turn, not after werift's 200 ms.
  * Sent SACK contents are werift's own (`sendSack`).
@@ -43,9 +46,13 @@ export function checkSctp(sctp: unknown, where: string): string[] {
   return problems;
 }
 
+/** A SACK at least every this many packets with new data (werift's own counter, `sackPacketCount`). */
+export const SACK_EVERY_PACKETS = 4;
+
 function patchSctp(sctp: SctpShape): void {
   patched.add(sctp);
   let pending = false;
+  let urgent = false;
   const flush = (): void => {
     pending = false;
     sctp.sendSack().catch(() => {
@@ -56,10 +63,14 @@ function patchSctp(sctp: SctpShape): void {
     sctp.sackNeeded = true;
     if (sctp.markReceived(chunk.tsn)) {
       sctp.sackImmediate = true; // duplicate: tell the sender now
+      urgent = true;
       return;
     }
     sctp.sackHasNewDataInPacket = true;
-    if (sctp.sackMisOrdered.size > 0) sctp.sackImmediate = true; // gap: fast retransmit needs prompt SACKs
+    if (sctp.sackMisOrdered.size > 0) {
+      sctp.sackImmediate = true; // gap: fast retransmit needs prompt SACKs
+      urgent = true;
+    }
     const stream = sctp.getInboundStream(chunk.streamId);
     stream.addChunk(chunk);
     sctp.advertisedRwnd -= chunk.userData.length;
@@ -70,7 +81,12 @@ function patchSctp(sctp: SctpShape): void {
   };
   sctp.scheduleSack = async () => {
     if (sctp.isStopped || !sctp.sackNeeded) return;
-    if (sctp.sackImmediate) {
+    if (
+      urgent ||
+      (sctp.sackImmediate && sctp.sackPacketCount < 2) ||
+      sctp.sackPacketCount >= SACK_EVERY_PACKETS
+    ) {
+      urgent = false;
       if (sctp.sackTimeout) {
         clearTimeout(sctp.sackTimeout);
         sctp.sackTimeout = undefined;
@@ -98,7 +114,7 @@ function apply(pc: RTCPeerConnection, ctx: PatchContext): void {
 
 export const sctpSackPatch: WeriftPatch = {
   name: NAME,
-  description: 'delayed SACK (every 2nd packet or end of the read batch) instead of one SACK per DATA packet',
+  description: 'delayed SACK (every 4th packet or end of the read batch) instead of one SACK per DATA packet',
   install(pc, ctx) {
     ctx.whenConnected(() => apply(pc, ctx));
   },

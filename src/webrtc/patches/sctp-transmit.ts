@@ -11,7 +11,8 @@
  * - writes the packet (common header, DATA chunk header, user data, padding) into one buffer and checksums it
  *   with our CRC-32C;
  * - starts each packet's send without waiting for the previous one to unwind (werift's own UDP send does not
- *   wait for the datagram either), so a pass is one synchronous loop.
+ *   wait for the datagram either), so a pass is one synchronous loop;
+ * - lets every queued message wait for the drained outbound queue on one shared promise (`SharedFlush`).
  * Congestion control, burst limit, receiver window, T3 timer handling and the order of packets are werift's.
  */
 import type { RTCPeerConnection } from 'werift';
@@ -54,7 +55,7 @@ interface SenderShape {
   timer3Handle: unknown;
   outboundQueue: DataChunkShape[];
   sentQueue: DataChunkShape[];
-  flush: { execute(): void };
+  flush: { execute(): void; asPromise(): Promise<unknown> };
   transport: { send(packet: Buffer): Promise<void> };
   transmitOnce(): Promise<void>;
   sendChunk(chunk: unknown): Promise<void>;
@@ -81,6 +82,9 @@ export function checkSctpSender(sctp: unknown, where: string): string[] {
   if (!ownFunction(s, 'timer3Expired'))
     problems.push(`${where}.timer3Expired is not an own function property`);
   expectFunction(problems, s.flush, `${where}.flush`, 'execute', 0);
+  expectFunction(problems, s.flush, `${where}.flush`, 'asPromise', 1);
+  if (!ownFunction(s, 'send')) problems.push(`${where}.send is not an own function property`);
+  else expectFunction(problems, s, where, 'send', 3);
   expectFunction(problems, s.transport, `${where}.transport`, 'send', 1);
   for (const f of [
     'maxPayloadSize',
@@ -121,8 +125,36 @@ export function dataPacket(s: SenderShape, chunk: DataChunkShape): Buffer {
   return p;
 }
 
+/**
+ * Stands in for the association's `flush` event. werift's `send` (one call per queued message) waits with
+ * `while (outboundQueue.length) await flush.asPromise()`, and every transmit pass fires `flush`: with werift's
+ * Event each waiting message subscribes again and gets a new promise on every pass (64 waiters with 1 MiB of
+ * 16 KiB messages queued). Here all waiters share one promise per pass.
+ */
+export class SharedFlush {
+  #promise: Promise<unknown[]> | undefined;
+  #resolve: ((args: unknown[]) => void) | undefined;
+
+  execute = (...args: unknown[]): void => {
+    const resolve = this.#resolve;
+    this.#promise = undefined;
+    this.#resolve = undefined;
+    resolve?.(args);
+  };
+
+  asPromise = (): Promise<unknown[]> => {
+    if (!this.#promise) {
+      this.#promise = new Promise((resolve) => {
+        this.#resolve = resolve;
+      });
+    }
+    return this.#promise;
+  };
+}
+
 function patchSender(s: SenderShape): void {
   patched.add(s);
+  s.flush = new SharedFlush();
   const stockSendChunk = s.sendChunk;
   const stockSack = s.receiveSackChunk;
   const stockT3 = s.timer3Expired;
