@@ -18,12 +18,13 @@ import {
   WERIFT_PATCHES,
   weriftPatchMismatches,
 } from '../src/webrtc/patches/index.ts';
+import { checkSctpReceiver } from '../src/webrtc/patches/sctp-data-receive.ts';
 import { checkSctp } from '../src/webrtc/patches/sctp-sack.ts';
 import { checkSctpSender, SharedFlush } from '../src/webrtc/patches/sctp-transmit.ts';
 import { resetVersionGuardForTests } from '../src/webrtc/patches/version.ts';
 import { Peer } from '../src/webrtc/peer.ts';
 
-const OURS = ['dtls-keyobject', 'dtls-record', 'sctp-sack', 'sctp-transmit'];
+const OURS = ['dtls-keyobject', 'dtls-record', 'sctp-sack', 'sctp-transmit', 'sctp-data-receive'];
 
 interface Captured {
   level: string;
@@ -194,6 +195,16 @@ describe('werift internals the patches rely on (fail when werift changes)', () =
       const sctp = internals.sctpTransport.sctp;
       expect(checkSctp(sctp, 'sctp')).toEqual([]);
       expect(checkSctpSender(sctp, 'sctp')).toEqual([]);
+      expect(checkSctpReceiver(sctp, 'sctp')).toEqual([]);
+      // werift's inbound stream: a reassembly array of chunks ordered by TSN, a popMessages generator
+      const inbound = (sctp['getInboundStream'] as (id: number) => Record<string, unknown>).call(sctp, 4242);
+      expect(Array.isArray(inbound['reassembly'])).toBe(true);
+      expect(Object.getPrototypeOf(inbound['popMessages']).constructor.name).toBe('GeneratorFunction');
+      expect(String(inbound['addChunk'])).toContain('this.reassembly.push(chunk)');
+      // handleData parses with a checksum over a concatenation, then receiveChunk per chunk
+      expect(String((Object.getPrototypeOf(sctp) as Record<string, unknown>)['handleData'])).toMatch(
+        /for \(const chunk of chunks\) \{\s*await this\.receiveChunk\(chunk\);/,
+      );
       expect(sctp['mtu']).toBe(1191); // ≤ 1,200-byte SCTP packets by default
       expect(sctp['maxPayloadSize']).toBeLessThanOrEqual(1200 - 28);
       // werift's per-message send waits on `flush` until the outbound queue is empty (SharedFlush relies on it)
@@ -226,6 +237,7 @@ describe('werift internals the patches rely on (fail when werift changes)', () =
     expect(checkDtlsSocket({}, 'dtls').length).toBeGreaterThan(0);
     expect(checkSctp({ receiveDataChunk: () => {} }, 'sctp').length).toBeGreaterThan(0);
     expect(checkSctpSender(undefined, 'sctp')).toEqual(['sctp is missing']);
+    expect(checkSctpReceiver({ handleData: () => {} }, 'sctp').length).toBeGreaterThan(0);
   });
 
   it('CRC-32C matches the RFC 3720 check value', () => {
@@ -277,7 +289,7 @@ describe('patched werift', () => {
       expect(socket?.cipher.cipher['clientWriteKey']).toBeInstanceOf(KeyObject);
       expect(socket?.cipher.cipher['serverWriteKey']).toBeInstanceOf(KeyObject);
       const sctp = (pc as unknown as { sctpTransport: { sctp: object } }).sctpTransport.sctp;
-      for (const m of ['receiveDataChunk', 'scheduleSack', 'transmitOnce', 'sendChunk']) {
+      for (const m of ['receiveDataChunk', 'scheduleSack', 'transmitOnce', 'sendChunk', 'handleData']) {
         expect(Object.hasOwn(sctp, m), m).toBe(true);
       }
       expect((sctp as { flush: unknown }).flush).toBeInstanceOf(SharedFlush);

@@ -13,6 +13,7 @@ import type { Logger } from '../../log.ts';
 import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
+import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
@@ -47,6 +48,7 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   dtlsRecordPatch,
   sctpSackPatch,
   sctpTransmitPatch,
+  sctpDataReceivePatch,
   sctpInitRtoPatch,
 ];
 

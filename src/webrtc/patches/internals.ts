@@ -62,6 +62,7 @@ export interface DtlsTransportShape {
 
 /** `InboundStream` (sctp/src/sctp.ts). */
 export interface InboundStreamShape {
+  reassembly: { tsn: number }[];
   addChunk(chunk: unknown): void;
   popMessages(): Iterable<[number, number, Buffer]>;
 }

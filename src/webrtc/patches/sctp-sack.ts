@@ -10,7 +10,9 @@
  *   packets beyond the flight per transmit pass, so each SACK releases as many packets as it acknowledges);
  * - otherwise one SACK after the datagrams already queued have been read (`setImmediate`), so an idle
  *   receiver still acknowledges a lone packet within the same event-loop turn, not after werift's 200 ms.
- * Sent SACK contents are werift's own (`sendSack`).
+ * Sent SACK contents are werift's own (`sendSack`). Our `receiveDataChunk` also skips werift's reassembly scan
+ * (`popMessages`, which walks every buffered fragment on each arrival: quadratic in the fragments of a message)
+ * when the chunk was appended in order and is not a message's last fragment, since no message can be complete.
  */
 import type { RTCPeerConnection } from 'werift';
 import type { PatchContext, WeriftPatch } from './index.ts';
@@ -46,6 +48,8 @@ export function checkSctp(sctp: unknown, where: string): string[] {
   return problems;
 }
 
+const SCTP_DATA_LAST_FRAG = 1;
+
 /** A SACK at least every this many packets with new data (werift's own counter, `sackPacketCount`). */
 export const SACK_EVERY_PACKETS = 4;
 
@@ -72,8 +76,18 @@ function patchSctp(sctp: SctpShape): void {
       urgent = true;
     }
     const stream = sctp.getInboundStream(chunk.streamId);
+    // appended after every buffered chunk (the in-order case) and not a message's last fragment: no message
+    // can be complete now, so werift's popMessages (a scan of the whole reassembly buffer) is skipped
+    const buffered = stream.reassembly;
+    let appended = false;
+    if (Array.isArray(buffered)) {
+      const last = buffered[buffered.length - 1];
+      const ahead = last === undefined ? 1 : (chunk.tsn - last.tsn) >>> 0;
+      appended = ahead !== 0 && ahead < 0x80000000;
+    }
     stream.addChunk(chunk);
     sctp.advertisedRwnd -= chunk.userData.length;
+    if (appended && (chunk.flags & SCTP_DATA_LAST_FRAG) === 0) return;
     for (const message of stream.popMessages()) {
       sctp.advertisedRwnd += message[2].length;
       sctp.receive(message[0], message[1], message[2]);
