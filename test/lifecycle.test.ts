@@ -297,6 +297,7 @@ describe('a hostile peer on the data channel', () => {
     // 4. Then the real thing: probe, ping, open, data split across messages — all must work.
     send(encodeFrame(0, encodePing(0, capabilityProbeBody())));
     send(encodeFrame(0, encodePing(0, Buffer.from('12345678'))));
+    send(encodeFrame(0, Buffer.from([0x01, 0x2d, 0x02]))); // MetricsRequest type 2
     const open = encodeFrame(0, encodeOpenConnection(1));
     const data = encodeFrame(1, Buffer.from('hello; world;'));
     const both = Buffer.concat([open, data]);

@@ -73,7 +73,7 @@ describe('RemoteRegistry: a TubeRegistry in a child process', () => {
     await expect(r.cleanupAll()).resolves.toBeUndefined();
   });
 
-  it('tunnels 4 MiB through a local server tube and a client tube in the child, with its signals', async () => {
+  it('tunnels 64 MiB each way through a local server tube and a client tube in the child, with its signals', async () => {
     const echo = await echoServer();
     later(() => echo.close());
     const server = new TubeRegistry(LOOPBACK);
@@ -94,8 +94,8 @@ describe('RemoteRegistry: a TubeRegistry in a child process', () => {
     expect(await client.getTubeStatus(pair.clientTube)).toBe('ready');
     expect(await client.getConnectionState(pair.clientTube)).toBe('Connected');
     const socket = await connect(pair.listenAddr as string);
-    const r = await pumpAndCollect(socket, 4 * 1024 * 1024, 7);
-    expect(r.received).toBe(4 * 1024 * 1024);
+    const r = await pumpAndCollect(socket, 64 * 1024 * 1024, 7);
+    expect(r.received).toBe(64 * 1024 * 1024);
     expect(r.receivedHash).toBe(r.sentHash);
     const stats = await client.getLiveStats('conv-1');
     expect(stats?.['tube_id']).toBe(pair.clientTube);
