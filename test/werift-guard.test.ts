@@ -7,12 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { RTCPeerConnection, RTCSctpTransport } from 'werift';
 import { TubeRegistry } from '../src/index.ts';
-import {
-  droppedSctpMessages,
-  installSctpReceiveGuard,
-  PATCHED_WERIFT_VERSION,
-  weriftVersion,
-} from '../src/webrtc/patches/sctp-receive-guard.ts';
+import { droppedSctpMessages, installSctpReceiveGuard } from '../src/webrtc/patches/sctp-receive-guard.ts';
+import { installedWeriftVersion, PINNED_WERIFT_VERSION } from '../src/webrtc/patches/version.ts';
 import { decodeSdpBase64, encodeSdpBase64 } from '../src/webrtc/sdp.ts';
 import { echoServer, LOOPBACK, waitFor } from './helpers/tubes.ts';
 
@@ -23,7 +19,7 @@ afterEach(async () => {
 
 describe('werift internals the guard relies on', () => {
   it('is the pinned version with the expected shape', () => {
-    expect(weriftVersion()).toBe(PATCHED_WERIFT_VERSION);
+    expect(installedWeriftVersion()).toBe(PINNED_WERIFT_VERSION);
     expect(installSctpReceiveGuard()).toEqual({ active: true });
     const proto = RTCSctpTransport.prototype as unknown as Record<string, unknown>;
     expect(typeof proto['setDtlsTransport']).toBe('function');

@@ -8,12 +8,8 @@
  *
  * Installed once on the prototype; guarded by the werift version and by the exact shape it relies on.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { RTCSctpTransport } from 'werift';
-
-export const PATCHED_WERIFT_VERSION = '0.25.2';
+import { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
 
 type Receive = (streamId: number, ppId: number, data: Buffer) => Promise<void> | void;
 
@@ -30,25 +26,6 @@ export function droppedSctpMessages(): number {
   return dropped;
 }
 
-/** The installed werift's version (its package.json is not in its exports map, so find it on disk). */
-export function weriftVersion(): string | undefined {
-  try {
-    const require = createRequire(import.meta.url);
-    let dir = path.dirname(require.resolve('werift'));
-    for (let i = 0; i < 8; i++) {
-      const file = path.join(dir, 'package.json');
-      if (existsSync(file)) {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === 'werift') return pkg.version;
-      }
-      dir = path.dirname(dir);
-    }
-  } catch {
-    // not resolvable: treated as unknown
-  }
-  return undefined;
-}
-
 /**
  * Returns true when the guard is active. Refuses (false, with `reason`) when werift's version or shape
  * differs from what this patch was written against.
@@ -56,12 +33,12 @@ export function weriftVersion(): string | undefined {
 export function installSctpReceiveGuard(): { active: boolean; reason?: string } {
   if (installed !== undefined)
     return installed ? { active: true } : { active: false, reason: 'refused earlier' };
-  const version = weriftVersion();
+  const version = installedWeriftVersion();
   const proto = RTCSctpTransport.prototype as unknown as Record<string, unknown>;
   const original = proto['setDtlsTransport'];
-  if (version !== PATCHED_WERIFT_VERSION) {
+  if (version !== PINNED_WERIFT_VERSION) {
     installed = false;
-    return { active: false, reason: `werift ${version} is not ${PATCHED_WERIFT_VERSION}` };
+    return { active: false, reason: `werift ${version} is not ${PINNED_WERIFT_VERSION}` };
   }
   if (typeof original !== 'function' || original.length !== 1) {
     installed = false;
