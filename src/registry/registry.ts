@@ -14,6 +14,7 @@ import { Admission, type CapacityReport } from './capacity.ts';
 import { parseSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
 import { Tube, type TubeStatus } from './tube.ts';
+import { TubeIndex } from './tube-index.ts';
 import { createWorkerRegistry } from './workers.ts';
 
 export interface TubeRegistryOptions {
@@ -84,8 +85,7 @@ export class TubeRegistry {
   readonly #logger!: Logger;
   readonly #options!: TubeRegistryOptions;
   readonly #admission!: Admission;
-  readonly #tubes = new Map<string, Tube>();
-  readonly #conversations = new Map<string, string>();
+  readonly #index = new TubeIndex<Tube>();
 
   constructor(options: TubeRegistryOptions = {}) {
     if (options.workers !== undefined && options.workers !== 0) {
@@ -128,11 +128,11 @@ export class TubeRegistry {
     }
     const settings = parseSettings(opts.settings);
     modeFor(settings); // validates the mode's settings before any WebRTC work
-    const existing = opts.tubeId !== undefined ? this.#tubes.get(opts.tubeId) : undefined;
+    const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
       // A further channel on an existing tube (original §4.2 step 1).
       await existing.addLocalChannel(opts.conversationId, settings);
-      this.#conversations.set(opts.conversationId, existing.id);
+      this.#index.associate(opts.conversationId, existing.id);
       return { tubeId: existing.id };
     }
     const offerSdp = opts.offer !== undefined ? decodeSdpBase64(opts.offer, 'initial_offer_sdp') : undefined;
@@ -153,8 +153,7 @@ export class TubeRegistry {
       },
       offerSdp === undefined ? 'server' : 'client',
     );
-    this.#tubes.set(tube.id, tube);
-    this.#conversations.set(opts.conversationId, tube.id);
+    this.#index.add(tube, opts.conversationId);
     try {
       const result: CreateTubeResult = { tubeId: tube.id };
       if (offerSdp === undefined) Object.assign(result, await tube.startServer());
@@ -172,12 +171,11 @@ export class TubeRegistry {
   }
 
   #forget(tube: Tube): void {
-    if (this.#tubes.get(tube.id) === tube) this.#tubes.delete(tube.id);
-    for (const [conv, id] of this.#conversations) if (id === tube.id) this.#conversations.delete(conv);
+    this.#index.remove(tube);
   }
 
   #tube(tubeId: string): Tube {
-    const tube = this.#tubes.get(tubeId);
+    const tube = this.#index.get(tubeId);
     if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`);
     return tube;
   }
@@ -194,7 +192,7 @@ export class TubeRegistry {
 
   /** Fire-and-forget as the original: never throws, unknown tubes are ignored. `""` ends the candidates. */
   async addIceCandidate(tubeId: string, candidate: string): Promise<void> {
-    const tube = this.#tubes.get(tubeId);
+    const tube = this.#index.get(tubeId);
     if (!tube) return;
     try {
       await tube.addIceCandidate(candidate);
@@ -233,8 +231,7 @@ export class TubeRegistry {
     conversationId: string,
     reason: number = CloseConnectionReason.Unknown,
   ): Promise<void> {
-    const tubeId = this.#conversations.get(conversationId);
-    const tube = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    const tube = this.#index.byConversation(conversationId);
     if (!tube) {
       throw new TubesError(
         ErrorCode.CONVERSATION_NOT_FOUND,
@@ -246,7 +243,7 @@ export class TubeRegistry {
 
   /** Closes a tube (default reason AdminClosed, 12). Idempotent while it closes. */
   async closeTube(tubeId: string, reason: number = CloseConnectionReason.AdminClosed): Promise<void> {
-    const tube = this.#tubes.get(tubeId);
+    const tube = this.#index.get(tubeId);
     if (!tube)
       throw new TubesError(
         ErrorCode.TUBE_NOT_FOUND,
@@ -256,48 +253,39 @@ export class TubeRegistry {
   }
 
   tubeFound(tubeId: string): boolean {
-    return this.#tubes.has(tubeId);
+    return this.#index.has(tubeId);
   }
 
   allTubeIds(): string[] {
-    return [...this.#tubes.keys()];
+    return this.#index.ids();
   }
 
   findTubes(searchTerm: string): string[] {
-    return this.allTubeIds().filter((id) => id.includes(searchTerm));
+    return this.#index.find(searchTerm);
   }
 
   getConversationIdsByTubeId(tubeId: string): string[] {
-    const ids: string[] = [];
-    for (const [conv, id] of this.#conversations) if (id === tubeId) ids.push(conv);
-    return ids;
+    return this.#index.conversationsOf(tubeId);
   }
 
   tubeIdFromConnectionId(connectionId: string): string | undefined {
-    return this.#conversations.get(connectionId);
+    return this.#index.tubeIdOf(connectionId);
   }
 
   getTubeIdByConversationId(conversationId: string): string {
-    const id = this.#conversations.get(conversationId);
-    if (id === undefined) {
-      throw new TubesError(
-        ErrorCode.CONVERSATION_NOT_FOUND,
-        `No tube found for conversation: ${conversationId}`,
-      );
-    }
-    return id;
+    return this.#index.requireTubeIdOf(conversationId);
   }
 
   associateConversation(tubeId: string, connectionId: string): void {
-    this.#conversations.set(connectionId, tubeId);
+    this.#index.associate(connectionId, tubeId);
   }
 
   activeTubeCount(): number {
-    return this.#tubes.size;
+    return this.#index.size;
   }
 
   hasActiveTubes(): boolean {
-    return this.#tubes.size > 0;
+    return this.#index.size > 0;
   }
 
   checkCapacity(): CapacityReport {
@@ -323,8 +311,7 @@ export class TubeRegistry {
 
   /** Live counters of one conversation's channel, or null if unknown. */
   getLiveStats(conversationId: string): Record<string, unknown> | null {
-    const tubeId = this.#conversations.get(conversationId);
-    const tube = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    const tube = this.#index.byConversation(conversationId);
     const channel = tube?.channel(conversationId);
     if (!tube || !channel) return null;
     const s = channel.stats();
@@ -344,7 +331,7 @@ export class TubeRegistry {
 
   async cleanupTubes(tubeIds: string[]): Promise<void> {
     await Promise.all(
-      tubeIds.map((id) => this.#tubes.get(id)?.close(CloseConnectionReason.Normal) ?? Promise.resolve()),
+      tubeIds.map((id) => this.#index.get(id)?.close(CloseConnectionReason.Normal) ?? Promise.resolve()),
     );
   }
 

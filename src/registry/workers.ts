@@ -27,6 +27,7 @@ import type { CreateTubeOptions, CreateTubeResult, TubeRegistry, TubeRegistryOpt
 import { parseSettings } from './settings.ts';
 import type { Signal, SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
+import { TubeIndex } from './tube-index.ts';
 
 // ---- protocol between this thread and worker-entry.ts ---------------------------------------------------
 
@@ -132,8 +133,7 @@ class WorkerTubeRegistry implements PublicApi {
   readonly #admission: Admission;
   readonly #resourceLimits: ResourceLimits | undefined;
   #slots: (Slot | undefined)[];
-  readonly #tubes = new Map<string, TubeEntry>();
-  readonly #conversations = new Map<string, string>();
+  readonly #index = new TubeIndex<TubeEntry>();
   readonly #signalHandlers = new Map<number, SignalCallback>();
   #nextId = 1;
 
@@ -261,7 +261,7 @@ class WorkerTubeRegistry implements PublicApi {
 
   #applyState(slot: Slot, msg: WorkerStateEvent): void {
     for (const [id, snap] of msg.tubes) {
-      let entry = this.#tubes.get(id);
+      let entry = this.#index.get(id);
       if (snap === null) {
         if (entry?.slot === slot) this.#remove(entry);
         continue;
@@ -275,7 +275,7 @@ class WorkerTubeRegistry implements PublicApi {
           connectionState: snap.connectionState,
           signalCall: undefined,
         };
-        this.#tubes.set(id, entry);
+        this.#index.add(entry);
         slot.tubes.add(id);
         this.#updateRef(slot);
       } else if (entry.slot !== slot) continue;
@@ -289,9 +289,8 @@ class WorkerTubeRegistry implements PublicApi {
   }
 
   #remove(entry: TubeEntry): void {
-    if (this.#tubes.get(entry.id) === entry) this.#tubes.delete(entry.id);
+    this.#index.remove(entry);
     entry.slot.tubes.delete(entry.id);
-    for (const [conv, id] of this.#conversations) if (id === entry.id) this.#conversations.delete(conv);
     if (entry.signalCall !== undefined) this.#signalHandlers.delete(entry.signalCall);
     this.#updateRef(entry.slot);
   }
@@ -304,7 +303,7 @@ class WorkerTubeRegistry implements PublicApi {
       `Tube worker ${slot.index} exited (code ${code})${detail}`,
       slot.error ? { cause: slot.error } : undefined,
     );
-    const tubes = [...slot.tubes].flatMap((id) => this.#tubes.get(id) ?? []);
+    const tubes = [...slot.tubes].flatMap((id) => this.#index.get(id) ?? []);
     if (!slot.stopping || tubes.length > 0) {
       this.#logger.error(
         { worker: slot.index, code, err: slot.error?.message, tubes: tubes.map((t) => t.id) },
@@ -352,7 +351,7 @@ class WorkerTubeRegistry implements PublicApi {
   }
 
   #entry(tubeId: string): TubeEntry {
-    const entry = this.#tubes.get(tubeId);
+    const entry = this.#index.get(tubeId);
     if (!entry) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`);
     return entry;
   }
@@ -366,10 +365,10 @@ class WorkerTubeRegistry implements PublicApi {
     }
     modeFor(parseSettings(opts.settings));
     const { onSignal, ...rest } = opts;
-    const existing = opts.tubeId !== undefined ? this.#tubes.get(opts.tubeId) : undefined;
+    const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
       const result = await this.#call<CreateTubeResult>(existing.slot, 'createTube', [rest]);
-      this.#conversations.set(opts.conversationId, existing.id);
+      this.#index.associate(opts.conversationId, existing.id);
       return result;
     }
     if (opts.offer !== undefined) decodeSdpBase64(opts.offer, 'initial_offer_sdp');
@@ -391,9 +390,8 @@ class WorkerTubeRegistry implements PublicApi {
       connectionState: 'New',
       signalCall: undefined,
     };
-    this.#tubes.set(id, entry);
+    this.#index.add(entry, opts.conversationId);
     slot.tubes.add(id);
-    this.#conversations.set(opts.conversationId, id);
     const call = this.#call<CreateTubeResult>(slot, 'createTube', [{ ...rest, tubeId: id }], onSignal);
     if (onSignal) entry.signalCall = this.#nextId - 1;
     try {
@@ -402,7 +400,7 @@ class WorkerTubeRegistry implements PublicApi {
       return result;
     } catch (err) {
       done(false);
-      if (this.#tubes.get(id) === entry) this.#remove(entry);
+      if (this.#index.get(id) === entry) this.#remove(entry);
       throw err;
     }
   }
@@ -418,7 +416,7 @@ class WorkerTubeRegistry implements PublicApi {
 
   /** Fire-and-forget as the original: never throws, unknown tubes are ignored. `""` ends the candidates. */
   async addIceCandidate(tubeId: string, candidate: string): Promise<void> {
-    const entry = this.#tubes.get(tubeId);
+    const entry = this.#index.get(tubeId);
     if (!entry) return;
     try {
       await this.#call(entry.slot, 'addIceCandidate', [tubeId, candidate]);
@@ -451,8 +449,7 @@ class WorkerTubeRegistry implements PublicApi {
     conversationId: string,
     reason: number = CloseConnectionReason.Unknown,
   ): Promise<void> {
-    const tubeId = this.#conversations.get(conversationId);
-    const entry = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    const entry = this.#index.byConversation(conversationId);
     if (!entry) {
       throw new TubesError(
         ErrorCode.CONVERSATION_NOT_FOUND,
@@ -465,7 +462,7 @@ class WorkerTubeRegistry implements PublicApi {
   }
 
   async closeTube(tubeId: string, reason: number = CloseConnectionReason.AdminClosed): Promise<void> {
-    const entry = this.#tubes.get(tubeId);
+    const entry = this.#index.get(tubeId);
     if (!entry)
       throw new TubesError(
         ErrorCode.TUBE_NOT_FOUND,
@@ -475,50 +472,41 @@ class WorkerTubeRegistry implements PublicApi {
   }
 
   tubeFound(tubeId: string): boolean {
-    return this.#tubes.has(tubeId);
+    return this.#index.has(tubeId);
   }
 
   allTubeIds(): string[] {
-    return [...this.#tubes.keys()];
+    return this.#index.ids();
   }
 
   findTubes(searchTerm: string): string[] {
-    return this.allTubeIds().filter((id) => id.includes(searchTerm));
+    return this.#index.find(searchTerm);
   }
 
   getConversationIdsByTubeId(tubeId: string): string[] {
-    const ids: string[] = [];
-    for (const [conv, id] of this.#conversations) if (id === tubeId) ids.push(conv);
-    return ids;
+    return this.#index.conversationsOf(tubeId);
   }
 
   tubeIdFromConnectionId(connectionId: string): string | undefined {
-    return this.#conversations.get(connectionId);
+    return this.#index.tubeIdOf(connectionId);
   }
 
   getTubeIdByConversationId(conversationId: string): string {
-    const id = this.#conversations.get(conversationId);
-    if (id === undefined) {
-      throw new TubesError(
-        ErrorCode.CONVERSATION_NOT_FOUND,
-        `No tube found for conversation: ${conversationId}`,
-      );
-    }
-    return id;
+    return this.#index.requireTubeIdOf(conversationId);
   }
 
   associateConversation(tubeId: string, connectionId: string): void {
-    this.#conversations.set(connectionId, tubeId);
-    const entry = this.#tubes.get(tubeId);
+    this.#index.associate(connectionId, tubeId);
+    const entry = this.#index.get(tubeId);
     if (entry) void this.#call(entry.slot, 'associateConversation', [tubeId, connectionId]).catch(() => {});
   }
 
   activeTubeCount(): number {
-    return this.#tubes.size;
+    return this.#index.size;
   }
 
   hasActiveTubes(): boolean {
-    return this.#tubes.size > 0;
+    return this.#index.size > 0;
   }
 
   checkCapacity(): CapacityReport {
@@ -537,8 +525,7 @@ class WorkerTubeRegistry implements PublicApi {
 
   /** Live counters of one conversation's channel (as last pushed by its worker, at most ~100 ms old), or null. */
   getLiveStats(conversationId: string): Record<string, unknown> | null {
-    const tubeId = this.#conversations.get(conversationId);
-    const entry = tubeId !== undefined ? this.#tubes.get(tubeId) : undefined;
+    const entry = this.#index.byConversation(conversationId);
     const stats = entry?.slot.stats.get(conversationId);
     if (!entry || !stats || stats['tube_id'] !== entry.id) return null;
     return { ...stats };
@@ -547,7 +534,7 @@ class WorkerTubeRegistry implements PublicApi {
   async cleanupTubes(tubeIds: string[]): Promise<void> {
     const bySlot = new Map<Slot, string[]>();
     for (const id of tubeIds) {
-      const entry = this.#tubes.get(id);
+      const entry = this.#index.get(id);
       if (!entry) continue;
       const ids = bySlot.get(entry.slot) ?? [];
       ids.push(id);
