@@ -9,7 +9,7 @@ export interface ListenAddress {
 
 /** Parses `ip:port` / `[ipv6]:port` as the original's `local_listen_addr`. */
 export function parseListenAddress(text: string): ListenAddress {
-  const m = /^\[([^\]]+)\]:(\d{1,5})$/.exec(text) ?? /^([^:[\]]+):(\d{1,5})$/.exec(text);
+  const m = /^\[([0-9A-Fa-f:.]+)\]:(\d{1,5})$/.exec(text) ?? /^([^\s:[\]]+):(\d{1,5})$/.exec(text);
   const host = m?.[1];
   const port = Number(m?.[2]);
   if (!host || !Number.isInteger(port) || port < 0 || port > 65535) {
