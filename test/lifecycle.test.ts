@@ -176,6 +176,34 @@ describe('tube behaviour', () => {
     expect(out.receivedHash).toBe(out.sentHash);
   });
 
+  it('a gateway refuses connections past limits.maxConnections with a reason; the others keep working', async () => {
+    const echo = await echoServer();
+    cleanups.push(() => echo.close());
+    const rec = recordDiagnostics();
+    cleanups.push(() => rec.stop());
+    const pair = await tubePair({
+      clientSettings: { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: echo.port },
+      clientRegistry: { limits: { maxConnections: 2 } },
+    });
+    cleanups.push(() => pair.close());
+    const a = await connect(pair.listenAddr as string);
+    const b = await connect(pair.listenAddr as string);
+    await waitFor(() => echo.sockets.size === 2, 5000, 'two target connections');
+    const c = await connect(pair.listenAddr as string);
+    c.resume();
+    await new Promise<void>((r) => c.on('close', () => r()));
+    const refused = rec.closes.find((x) => x.role === 'server' && x.initiator === 'remote');
+    expect(refused).toMatchObject({
+      connNo: 3,
+      reason: 10,
+      message: 'Too many connections on channel conv-1 (limit 2)',
+    });
+    for (const s of [a, b]) {
+      const r = await pumpAndCollect(s, 64 * 1024);
+      expect(r.receivedHash).toBe(r.sentHash);
+    }
+  });
+
   it('a second conversation on an existing tube gets its own data channel and listener', async () => {
     const echo = await echoServer();
     cleanups.push(() => echo.close());

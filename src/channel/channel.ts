@@ -61,6 +61,8 @@ export interface ChannelLimits {
   keepaliveIntervalMs: number;
   /** Nothing received for this long: the peer is gone. */
   keepaliveTimeoutMs: number;
+  /** Connections a peer may have open on one channel at once (gateway side); more are refused. */
+  maxConnections: number;
 }
 
 export const DEFAULT_LIMITS: ChannelLimits = {
@@ -71,6 +73,7 @@ export const DEFAULT_LIMITS: ChannelLimits = {
   maxFramePayload: 16 * 1024 * 1024,
   keepaliveIntervalMs: 5_000,
   keepaliveTimeoutMs: 30_000,
+  maxConnections: 4096,
 };
 
 /** What a mode's opener may do for the connection it opens. */
@@ -541,6 +544,16 @@ export class Channel implements ConnectionHost {
           ),
         );
       }
+      return;
+    }
+    if (this.#connections.size >= this.#limits.maxConnections) {
+      this.#control(
+        encodeCloseConnection(
+          connNo,
+          CloseConnectionReason.ConnectionFailed,
+          `Too many connections on channel ${this.id} (limit ${this.#limits.maxConnections})`,
+        ),
+      );
       return;
     }
     const conn = new Connection(connNo, this);
