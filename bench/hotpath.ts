@@ -52,7 +52,24 @@ const payloadOf = (n: number) => {
 const noop = (connNo: number, payload: Uint8Array) => {
   sink += connNo + payload.length;
 };
+/** Span handler doing the same work as `noop` without a payload view. */
+const noopSpan = (connNo: number, _bytes: Uint8Array, start: number, end: number) => {
+  sink += connNo + end - start;
+};
+/** Channel shape: the span handler creates the view a socket.write needs (kept, so it escapes). */
+let kept: Uint8Array = new Uint8Array(0);
+const viewSpan = (connNo: number, bytes: Uint8Array, start: number, end: number) => {
+  kept = bytes.subarray(start, end);
+  sink += connNo + kept.length;
+};
+/** The view API with the same escaping store. */
+const keepView = (connNo: number, payload: Uint8Array) => {
+  kept = payload;
+  sink += connNo + payload.length;
+};
 const reps = (size: number) => (size <= 64 ? 200 : size <= 1500 ? 50 : size <= 8192 ? 10 : 2);
+/** Parse re-walks the same chunk (no per-size work): 200 pushes per call keep the harness cost out of the row. */
+const PARSE_REPS = 200;
 
 for (const size of SIZES) {
   const payload = payloadOf(size);
@@ -65,22 +82,32 @@ for (const size of SIZES) {
     FrameDecoder
   >;
   const fns = (f: (c: Col) => () => void) => Object.fromEntries(COLS.map((c) => [c, f(c)]));
-  add(
-    `frame parse ${size} B`,
-    'ns/frame',
-    k,
-    fns((c) => () => {
-      const d = decoders[c];
-      for (let i = 0; i < k; i++) d.push(one, noop);
-    }),
-  );
-  add(
-    `frame parse ${size} B, batched x${n}`,
-    'ns/frame',
-    n,
-    fns((c) => () => {
-      decoders[c].push(many, noop);
-    }),
+  // parse rows: PARSE_REPS single-frame pushes per call; batched rows push the N-frame chunk kb times
+  // (>= 1024 frames per call), so tinybench's per-call cost stays out of the ns/frame cell
+  const kb = Math.ceil(1024 / n);
+  const parse = (
+    name: string,
+    chunk: Buffer,
+    reps: number,
+    frames: number,
+    call: (d: FrameDecoder) => void,
+  ) =>
+    add(
+      name,
+      'ns/frame',
+      reps * frames,
+      fns((c) => () => {
+        const d = decoders[c];
+        for (let i = 0; i < reps; i++) call(d);
+      }),
+    );
+  parse(`frame parse ${size} B`, one, PARSE_REPS, 1, (d) => d.push(one, noop));
+  parse(`frame parse ${size} B, spans`, one, PARSE_REPS, 1, (d) => d.pushSpans(one, noopSpan));
+  parse(`frame parse ${size} B, batched x${n}`, many, kb, n, (d) => d.push(many, noop));
+  parse(`frame parse ${size} B, spans, batched x${n}`, many, kb, n, (d) => d.pushSpans(many, noopSpan));
+  parse(`frame parse ${size} B, view kept (channel shape)`, one, PARSE_REPS, 1, (d) => d.push(one, keepView));
+  parse(`frame parse ${size} B, spans + view kept in handler (channel shape)`, one, PARSE_REPS, 1, (d) =>
+    d.pushSpans(one, viewSpan),
   );
   add(
     `frame encode ${size} B`,

@@ -24,6 +24,20 @@ function collect(decoder: FrameDecoder, chunks: Uint8Array[]) {
   return { frames, errors };
 }
 
+/** Same as collect(), through pushSpans: views made from the spans after every push (checks their lifetime). */
+function collectSpans(decoder: FrameDecoder, chunks: Uint8Array[]) {
+  const views: { connNo: number; view: Uint8Array }[] = [];
+  const errors: string[] = [];
+  for (const c of chunks) {
+    const err = decoder.pushSpans(c, (connNo, bytes, start, end) => {
+      expect(bytes === c || (start === 0 && end === bytes.length)).toBe(true);
+      views.push({ connNo, view: bytes.subarray(start, end) });
+    });
+    if (err) errors.push(err.code);
+  }
+  return { frames: views.map((v) => ({ connNo: v.connNo, payload: toHex(v.view) })), errors };
+}
+
 const goldenStream = Buffer.concat(GOLDEN_FRAMES.map((g) => hex(g.frame)));
 
 describe('frame constants', () => {
@@ -247,6 +261,103 @@ describe.each(ENGINES)('FrameDecoder (%s)', (engine) => {
         at += n;
       }
       expect(collect(make(), chunks)).toEqual({ frames, errors: [] });
+    }
+  });
+
+  it('pushSpans: golden stream split at every offset and every pair of offsets, same as push', () => {
+    const want = GOLDEN_FRAMES.map((g) => ({ connNo: g.connNo, payload: g.payload }));
+    for (let i = 0; i <= goldenStream.length; i++) {
+      const d = make();
+      expect(collectSpans(d, [goldenStream.subarray(0, i), goldenStream.subarray(i)])).toEqual({
+        frames: want,
+        errors: [],
+      });
+      expect(d.bufferedBytes).toBe(0);
+      for (let j = i; j <= goldenStream.length; j += 7) {
+        const parts = [goldenStream.subarray(0, i), goldenStream.subarray(i, j), goldenStream.subarray(j)];
+        expect(collectSpans(make(), parts)).toEqual(collect(make(), parts));
+      }
+    }
+    const bytes = [...goldenStream].map((b) => Uint8Array.of(b));
+    expect(collectSpans(make(), bytes)).toEqual({ frames: want, errors: [] });
+  });
+
+  it('pushSpans: spans of whole frames point into the chunk; errors, limits and state as push', () => {
+    const chunk = Buffer.concat([
+      encodeFrame(1, Buffer.from('abc'), 0),
+      encodeFrame(2, Buffer.from('de'), 0),
+    ]);
+    const spans: unknown[] = [];
+    expect(make().pushSpans(chunk, (c, b, s, e) => spans.push([c, b === chunk, s, e]))).toBeUndefined();
+    expect(spans).toEqual([
+      [1, true, 16, 19],
+      [2, true, 36, 38],
+    ]);
+    // many frames in one chunk (past the DataView switch), payloads with ';', corrupt and oversized
+    const many = Buffer.concat(
+      Array.from({ length: 100 }, (_, i) => encodeFrame(i, Buffer.alloc(i % 5, 0x3b), 0)),
+    );
+    expect(collectSpans(make(), [many])).toEqual(collect(make(), [many]));
+    const bad = Buffer.from(many);
+    bad[bad.length - 1] = 0x3a;
+    const badMid = Buffer.from(many);
+    badMid.writeUInt32BE(0xffffffff, 17 * 60 + 60 * 2 + 12);
+    for (const b of [bad, badMid]) {
+      for (const max of [3, 1 << 24]) {
+        const a = make(max);
+        const v = make(max);
+        expect(collectSpans(a, [b, many])).toEqual(collect(v, [b, many]));
+        expect(a.bufferedBytes).toBe(v.bufferedBytes);
+      }
+    }
+  });
+
+  it('pushSpans: a throwing handler defers the rest of the chunk, mixed with push', () => {
+    const frames = [1, 2, 3, 4, 5].map((n) => encodeFrame(n, Buffer.from([n, n]), 0));
+    const a = Buffer.concat(frames.slice(0, 3));
+    const b = Buffer.concat(frames.slice(3));
+    const d = make();
+    const seen: number[] = [];
+    const throwOn = new Set([1, 2]);
+    const h = (connNo: number) => {
+      seen.push(connNo);
+      if (throwOn.delete(connNo)) throw new Error(`boom ${connNo}`);
+    };
+    expect(() => d.pushSpans(a, h)).toThrow('boom 1');
+    expect(() => d.pushSpans(b, h)).toThrow('boom 2');
+    expect(d.bufferedBytes).toBe(frames[2]!.length + b.length);
+    expect(d.push(new Uint8Array(0), (c) => seen.push(c))).toBeUndefined();
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    // a throw past the DataView switch (frame 20 of 40) resumes right after that frame
+    const long = Buffer.concat(Array.from({ length: 40 }, (_, i) => encodeFrame(i, Buffer.from([i]), 0)));
+    const got: number[] = [];
+    expect(() =>
+      d.pushSpans(long, (c) => {
+        got.push(c);
+        if (c === 20 && got.length === 21) throw new Error('boom 20');
+      }),
+    ).toThrow('boom 20');
+    expect(d.bufferedBytes).toBe(long.length - 21 * 18);
+    expect(d.pushSpans(new Uint8Array(0), (c) => got.push(c))).toBeUndefined();
+    expect(got).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
+  it('pushSpans matches push on random streams split randomly', () => {
+    const r = rng(7);
+    for (let round = 0; round < 200; round++) {
+      const stream = Buffer.concat(
+        Array.from({ length: 1 + Math.floor(r() * 60) }, () => {
+          const n = r() < 0.05 ? Math.floor(r() * 70000) : Math.floor(r() * 40);
+          return encodeFrame(Math.floor(r() * 2 ** 32), Buffer.alloc(n, Math.floor(r() * 256)), 1);
+        }),
+      );
+      const chunks: Uint8Array[] = [];
+      for (let at = 0; at < stream.length; ) {
+        const n = Math.floor(r() * (r() < 0.5 ? 40 : 20000));
+        chunks.push(stream.subarray(at, at + n));
+        at += n;
+      }
+      expect(collectSpans(make(), chunks)).toEqual(collect(make(), chunks));
     }
   });
 });

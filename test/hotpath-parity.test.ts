@@ -268,6 +268,10 @@ describe('parity fuzz: JS, Wasm and Wasm-SIMD engines agree', () => {
           .array(
             fc.oneof(
               { weight: 8, arbitrary: frame },
+              {
+                weight: 1,
+                arbitrary: fc.array(frame, { minLength: 8, maxLength: 40 }).map((a) => Buffer.concat(a)),
+              },
               { weight: 1, arbitrary: fc.uint8Array({ maxLength: 20 }) },
             ),
             {
@@ -287,6 +291,18 @@ describe('parity fuzz: JS, Wasm and Wasm-SIMD engines agree', () => {
             }
             return out;
           });
+          // the span API on every engine: same frames, errors and buffered bytes
+          for (const engine of engines) {
+            const d = new FrameDecoder({ engine, maxPayload });
+            const out: (string | number)[] = [];
+            for (const c of chunks) {
+              const err = d.pushSpans(c, (conn, bytes, start, end) =>
+                out.push(conn, Buffer.from(bytes.subarray(start, end)).toString('hex')),
+              );
+              out.push(err?.message ?? '', d.bufferedBytes);
+            }
+            results.push(out);
+          }
           for (let k = 1; k < results.length; k++) expect(results[k]).toEqual(results[0]);
         },
       ),

@@ -8,6 +8,7 @@ import {
 } from './constants.ts';
 import { chooseFrameWalker } from './dispatch.ts';
 import { corruptMessage, readU32, tooLargeMessage } from './frame-codec.ts';
+import { jsFrameWalker, walkFrameSpansJs, walkFramesJs } from './js.ts';
 import { type FrameWalker, WALK_CORRUPT, WALK_TOO_LARGE, type WalkState } from './walker.ts';
 
 export interface Frame {
@@ -16,6 +17,13 @@ export interface Frame {
 }
 
 export type FrameHandler = (connNo: number, payload: Uint8Array) => void;
+
+/**
+ * Zero-allocation frame handler: the payload is `bytes[start..end)`. `bytes` is the pushed chunk (or, for a
+ * frame split across chunks, a fresh buffer holding exactly its payload): never memory the decoder reuses,
+ * so `bytes.subarray(start, end)` stays valid as long as the caller keeps its chunks unmodified.
+ */
+export type FrameSpanHandler = (connNo: number, bytes: Uint8Array, start: number, end: number) => void;
 
 export interface FrameDecoderOptions {
   /** Largest accepted payload in bytes (default 16 MiB). Larger declared lengths are rejected unallocated. */
@@ -89,20 +97,43 @@ export class FrameDecoder {
    * keeps the rest of the chunk for the next push.
    */
   push(chunk: Uint8Array, onFrame: FrameHandler): TubesError | undefined {
-    const deferred = this.#deferred;
-    if (deferred !== undefined) {
-      this.#deferred = undefined;
-      let err: TubesError | undefined;
-      try {
-        err = this.#pushOne(deferred, onFrame);
-      } catch (error) {
-        // the handler threw again: keep what is left of the remainder and this chunk, in order
-        this.#deferred = this.#deferred === undefined ? chunk : concat(this.#deferred, chunk);
-        throw error;
-      }
+    if (this.#deferred !== undefined) {
+      const err = this.#pushDeferred(chunk, onFrame, false);
       if (err !== undefined) return err;
     }
-    return this.#pushOne(chunk, onFrame);
+    return this.#pushOne(chunk, onFrame, false);
+  }
+
+  /**
+   * Like `push`, without creating a payload view: calls `onFrame(connNo, bytes, start, end)` with the
+   * payload at `bytes[start..end)`. `bytes` is `chunk` for a frame lying wholly inside it, else a fresh
+   * buffer of exactly the payload (`start = 0`); never memory the decoder reuses, so a view created later
+   * (`bytes.subarray(start, end)`) has the same lifetime as a `push` payload. Same frames, errors, state
+   * and throwing-handler rules as `push`; the two may be mixed on one decoder.
+   */
+  pushSpans(chunk: Uint8Array, onFrame: FrameSpanHandler): TubesError | undefined {
+    if (this.#deferred !== undefined) {
+      const err = this.#pushDeferred(chunk, onFrame, true);
+      if (err !== undefined) return err;
+    }
+    return this.#pushOne(chunk, onFrame, true);
+  }
+
+  /** Processes the remainder a throwing handler left behind, before `chunk`. */
+  #pushDeferred(
+    chunk: Uint8Array,
+    handler: FrameHandler | FrameSpanHandler,
+    spans: boolean,
+  ): TubesError | undefined {
+    const deferred = this.#deferred!;
+    this.#deferred = undefined;
+    try {
+      return this.#pushOne(deferred, handler, spans);
+    } catch (error) {
+      // the handler threw again: keep what is left of the remainder and this chunk, in order
+      this.#deferred = this.#deferred === undefined ? chunk : concat(this.#deferred, chunk);
+      throw error;
+    }
   }
 
   /** Convenience: returns the frames of `chunk`; throws the `TubesError` on corrupt input. */
@@ -115,17 +146,36 @@ export class FrameDecoder {
     return frames;
   }
 
-  #pushOne(chunk: Uint8Array, onFrame: FrameHandler): TubesError | undefined {
+  #pushOne(
+    chunk: Uint8Array,
+    handler: FrameHandler | FrameSpanHandler,
+    spans: boolean,
+  ): TubesError | undefined {
     const len = chunk.length;
     let pos = 0;
     try {
       if (this.#headLen > 0) {
-        pos = this.#continuePartial(chunk, onFrame);
+        pos = this.#continuePartial(chunk, handler, spans);
         if (pos < 0) return this.#fail(pos);
         if (this.#headLen > 0) return undefined; // still partial: the whole chunk went into it
       }
-      this.#state.resume = pos;
-      pos = this.#walker.walk(chunk, pos, this.#maxPayload, onFrame, this.#state);
+      const state = this.#state;
+      state.resume = pos;
+      const w = this.#walker;
+      // direct calls for the JS walker (what auto runs): inlinable, no property load per chunk
+      if (spans) {
+        const onSpan = handler as FrameSpanHandler;
+        pos =
+          w === jsFrameWalker
+            ? walkFrameSpansJs(chunk, pos, this.#maxPayload, onSpan, state)
+            : w.walkSpans(chunk, pos, this.#maxPayload, onSpan, state);
+      } else {
+        const onFrame = handler as FrameHandler;
+        pos =
+          w === jsFrameWalker
+            ? walkFramesJs(chunk, pos, this.#maxPayload, onFrame, state)
+            : w.walk(chunk, pos, this.#maxPayload, onFrame, state);
+      }
       if (pos < 0) return this.#fail(pos);
     } catch (error) {
       this.#deferRest(chunk);
@@ -186,7 +236,7 @@ export class FrameDecoder {
   }
 
   /** Continues a frame split across chunks; returns the position after it, or a negative failure. */
-  #continuePartial(chunk: Uint8Array, onFrame: FrameHandler): number {
+  #continuePartial(chunk: Uint8Array, handler: FrameHandler | FrameSpanHandler, spans: boolean): number {
     const len = chunk.length;
     let pos = 0;
     if (this.#headLen < FRAME_HEADER_SIZE) {
@@ -219,7 +269,8 @@ export class FrameDecoder {
     this.#bodyLen = 0;
     this.#bodyTotal = 0;
     this.#state.resume = pos;
-    onFrame(connNo, payload);
+    if (spans) (handler as FrameSpanHandler)(connNo, payload, 0, payload.length);
+    else (handler as FrameHandler)(connNo, payload);
     return pos;
   }
 }

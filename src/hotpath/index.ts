@@ -19,6 +19,12 @@ export {
   engineInfo,
 } from './dispatch.ts';
 export { encodeFrameInto } from './frame-codec.ts';
-export { type Frame, FrameDecoder, type FrameDecoderOptions, type FrameHandler } from './frame-decoder.ts';
+export {
+  type Frame,
+  FrameDecoder,
+  type FrameDecoderOptions,
+  type FrameHandler,
+  type FrameSpanHandler,
+} from './frame-decoder.ts';
 export { encodeInstruction, encodeInstructionBytes, stringCodePoints } from './guac-encode.ts';
 export { GuacamoleBatch, GuacamoleScanner, type GuacamoleScannerOptions } from './guacamole.ts';

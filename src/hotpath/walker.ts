@@ -1,4 +1,4 @@
-import type { FrameHandler } from './frame-decoder.ts';
+import type { FrameHandler, FrameSpanHandler } from './frame-decoder.ts';
 
 /** Shared between a FrameDecoder and its walker: where to resume after a throwing handler, failure text. */
 export interface WalkState {
@@ -17,4 +17,12 @@ export const WALK_TOO_LARGE = -2;
 export interface FrameWalker {
   readonly name: 'wasm-simd' | 'wasm' | 'js';
   walk(chunk: Uint8Array, pos: number, maxPayload: number, onFrame: FrameHandler, state: WalkState): number;
+  /** Same walk, calling `onSpan(connNo, chunk, start, end)` instead of creating a payload view. */
+  walkSpans(
+    chunk: Uint8Array,
+    pos: number,
+    maxPayload: number,
+    onSpan: FrameSpanHandler,
+    state: WalkState,
+  ): number;
 }

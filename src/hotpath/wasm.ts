@@ -1,7 +1,7 @@
 /** Glue between the JS API and the Wasm kernels: copies inputs into Wasm memory and reads the records. */
 import { FRAME_OVERHEAD } from './constants.ts';
 import { corruptMessage, tooLargeMessage } from './frame-codec.ts';
-import type { FrameHandler } from './frame-decoder.ts';
+import type { FrameHandler, FrameSpanHandler } from './frame-decoder.ts';
 import { jsFrameWalker } from './js.ts';
 import type { WasmEngine } from './loader.ts';
 import { type FrameWalker, WALK_CORRUPT, WALK_TOO_LARGE, type WalkState } from './walker.ts';
@@ -19,14 +19,20 @@ const FRAME_OUT_BYTES = 32 + 12 * FRAME_RECORDS;
 export function makeWasmFrameWalker(e: WasmEngine): FrameWalker {
   const out = e.alloc(FRAME_OUT_BYTES);
   let busy = false;
-  const walk = (
+  /** One walker for both handler kinds: `onSpan` set means spans, else views for `onFrame`. */
+  const run = (
     chunk: Uint8Array,
     pos: number,
     maxPayload: number,
-    onFrame: FrameHandler,
+    onFrame: FrameHandler | undefined,
+    onSpan: FrameSpanHandler | undefined,
     state: WalkState,
   ): number => {
-    if (busy) return jsFrameWalker.walk(chunk, pos, maxPayload, onFrame, state);
+    if (busy) {
+      return onSpan !== undefined
+        ? jsFrameWalker.walkSpans(chunk, pos, maxPayload, onSpan, state)
+        : jsFrameWalker.walk(chunk, pos, maxPayload, onFrame!, state);
+    }
     busy = true;
     try {
       for (;;) {
@@ -48,7 +54,8 @@ export function makeWasmFrameWalker(e: WasmEngine): FrameWalker {
           const at = pos + u32[r + 1]!;
           const length = u32[r + 2]!;
           state.resume = at + length + 1;
-          onFrame(connNo, chunk.subarray(at, at + length));
+          if (onSpan !== undefined) onSpan(connNo, chunk, at, at + length);
+          else onFrame!(connNo, chunk.subarray(at, at + length));
           u32 = e.u32; // a handler may have grown the memory
         }
         if (status < 0) {
@@ -66,7 +73,12 @@ export function makeWasmFrameWalker(e: WasmEngine): FrameWalker {
       busy = false;
     }
   };
-  return { name: e.name, walk };
+  return {
+    name: e.name,
+    walk: (chunk, pos, maxPayload, onFrame, state) => run(chunk, pos, maxPayload, onFrame, undefined, state),
+    walkSpans: (chunk, pos, maxPayload, onSpan, state) =>
+      run(chunk, pos, maxPayload, undefined, onSpan, state),
+  };
 }
 
 /** Code points of `bytes` counted in Wasm (after one copy into Wasm memory). */
