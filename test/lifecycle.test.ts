@@ -204,6 +204,27 @@ describe('tube behaviour', () => {
     }
   });
 
+  it('restartIce renegotiates ICE (new ufrag) and traffic keeps flowing (werift alone stops for good)', async () => {
+    const echo = await echoServer();
+    cleanups.push(() => echo.close());
+    const pair = await tubePair({
+      clientSettings: { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: echo.port },
+    });
+    cleanups.push(() => pair.close());
+    const before = await pumpAndCollect(await connect(pair.listenAddr as string), 100_000);
+    expect(before.receivedHash).toBe(before.sentHash);
+    const oldUfrag = /a=ice-ufrag:(\S+)/.exec(
+      decodeSdpBase64(await pair.server.createOffer(pair.serverTube)),
+    )?.[1];
+    const offer = await pair.server.restartIce(pair.serverTube);
+    expect(/a=ice-ufrag:(\S+)/.exec(decodeSdpBase64(offer))?.[1]).not.toBe(oldUfrag);
+    const answer = await pair.client.setRemoteDescription(pair.clientTube, offer, false);
+    await pair.server.setRemoteDescription(pair.serverTube, answer as string, true);
+    const after = await pumpAndCollect(await connect(pair.listenAddr as string), 1024 * 1024);
+    expect(after.receivedHash).toBe(after.sentHash);
+    expect(pair.server.getTubeStatus(pair.serverTube)).toBe('ready');
+  });
+
   it('a second conversation on an existing tube gets its own data channel and listener', async () => {
     const echo = await echoServer();
     cleanups.push(() => echo.close());

@@ -158,6 +158,10 @@ export class Peer {
   readonly #handlers: PeerHandlers;
   readonly #allowed: Set<string> | undefined;
   #closed = false;
+  /** ICE restart bookkeeping (werift's restart needs its checks restarted by hand, see #restartChecks). */
+  #restartPending = false;
+  #restartOnAnswer = false;
+  #remoteUfrag: string | undefined;
 
   constructor(options: PeerOptions, handlers: PeerHandlers) {
     // A remote peer must never be able to crash the process through werift's receive path.
@@ -252,6 +256,7 @@ export class Peer {
 
   async createOffer(iceRestart = false): Promise<string> {
     this.#endSent = false;
+    if (iceRestart) this.#restartPending = true;
     const offer = await this.#pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
     await this.#pc.setLocalDescription(offer);
     return this.localSdp();
@@ -261,6 +266,10 @@ export class Peer {
     this.#endSent = false;
     const answer = await this.#pc.createAnswer();
     await this.#pc.setLocalDescription(answer);
+    if (this.#restartOnAnswer) {
+      this.#restartOnAnswer = false;
+      this.#restartChecks();
+    }
     return this.localSdp();
   }
 
@@ -268,11 +277,31 @@ export class Peer {
     const clean = this.#allowed
       ? filterSdpCandidates(sdp, (a) => (this.#allowed as Set<string>).has(a))
       : sdp;
+    const ufrag = /^a=ice-ufrag:(\S+)/m.exec(sdp)?.[1];
+    const restarted = ufrag !== undefined && this.#remoteUfrag !== undefined && ufrag !== this.#remoteUfrag;
     try {
       await this.#pc.setRemoteDescription({ type, sdp: clean });
+      if (ufrag !== undefined) this.#remoteUfrag = ufrag;
+      if (type === 'answer' && this.#restartPending) {
+        this.#restartPending = false;
+        this.#restartChecks();
+      } else if (type === 'offer' && restarted) this.#restartOnAnswer = true;
     } catch (err) {
       throw new TubesError(ErrorCode.WEBRTC, `Failed to set remote description: ${(err as Error).message}`, {
         cause: err,
+      });
+    }
+  }
+
+  /**
+   * werift 0.25 renegotiates an ICE restart (new ufrag/pwd) but never runs connectivity checks with the new
+   * credentials, so traffic stops for good (measured). Starting the ICE transports again once both sides
+   * have the new parameters makes it resume; `start()` is werift's own public transport method.
+   */
+  #restartChecks(): void {
+    for (const t of this.#pc.iceTransports) {
+      t.start().catch(() => {
+        // a transport without remote parameters yet or already closed: nothing to restart
       });
     }
   }
