@@ -237,6 +237,56 @@ for (const [name, s] of [
   guacCase(`guac 64 KiB stream ${name}, in Wasm memory`, s.wire, s.count, 1, 'in-memory');
 }
 
+// guacd reads: a 1 MiB stream pushed in 64 KiB pieces (each read starts inside an instruction the previous
+// read left over); one call pushes all 16 reads, ns per complete instruction
+function bigStream(parts: () => string, bytes: number): { wire: Buffer; count: number } {
+  const out: string[] = [];
+  let n = 0;
+  while (n < bytes) {
+    const s = parts();
+    out.push(s);
+    n += Buffer.byteLength(s);
+  }
+  return { wire: Buffer.from(out.join('')), count: out.length };
+}
+const displayParts = () => {
+  step++;
+  if (step % 3 === 0) return encodeInstruction('img', '1', '14', '0', 'image/png', '128', '256');
+  if (step % 3 === 1) return encodeInstruction('blob', '1', base64.slice(0, 1000 + (step % 7) * 1000));
+  return encodeInstruction('end', '1');
+};
+for (const [name, gen] of [
+  ['display img+blob', displayParts],
+  [
+    'clipboard UTF-8',
+    () => {
+      step++;
+      return encodeInstruction('blob', '2', clipText.repeat(8).slice(step % 50, 1500 + (step % 50)));
+    },
+  ],
+  [
+    'interactive key/mouse/sync',
+    () => {
+      step++;
+      if (step % 3 === 0) return encodeInstruction('sync', String(TS + step));
+      if (step % 3 === 1) return encodeInstruction('key', String(65 + (step % 26)), String(step & 1));
+      return encodeInstruction('mouse', String(step % 1920), String(step % 1080), '1');
+    },
+  ],
+] as const) {
+  const { wire, count } = bigStream(gen, 1 << 20);
+  const reads: Buffer[] = [];
+  for (let at = 0; at < wire.length; at += 65536) reads.push(wire.subarray(at, at + 65536));
+  const fns: Case['fns'] = {};
+  for (const c of COLS) {
+    const s = scannerFor(c, `${name}:reads`);
+    fns[c] = () => {
+      for (const r of reads) sink += s.push(r).count;
+    };
+  }
+  add(`guac 1 MiB stream ${name}, pushed as 64 KiB reads`, 'ns/instr', count, fns);
+}
+
 // countCodePoints
 for (const size of [16, 128, 512, 4096, 65536]) {
   const b = Buffer.from(TEXT.mixed!.repeat(Math.ceil(size / 20))).subarray(0, size);

@@ -220,6 +220,47 @@ describe('parity fuzz: JS, Wasm and Wasm-SIMD engines agree', () => {
     );
   });
 
+  it('GuacamoleScanner auto: base64 display streams in large reads (tail kept in JS memory), push and reserve/commit mixed', () => {
+    const b64 = Buffer.alloc(9000, 7).toString('base64');
+    const instr = fc.oneof(
+      fc.integer({ min: 0, max: 9000 }).map((n) => encodeInstruction('blob', '1', b64.slice(0, n))),
+      fc.constant(encodeInstruction('img', '1', '14', '0', 'image/png', '128', '256')),
+      fc.string({ unit: 'binary', maxLength: 600 }).map((t) => encodeInstruction('clipboard', t)),
+      fc.constant('4.sync,5.12345;'),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(instr, { minLength: 1, maxLength: 40 }).map((a) => Buffer.from(a.join(''))),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 70000 }), fc.boolean()), { minLength: 1, maxLength: 12 }),
+        (wire, reads) => {
+          const results = (['js', 'auto'] as const).map((engine) => {
+            const s = new GuacamoleScanner({ engine });
+            const parts: (number | string)[] = [];
+            let at = 0;
+            for (let k = 0; at < wire.length; k++) {
+              const [size, viaReserve] = reads[k % reads.length]!;
+              const c = wire.subarray(at, at + size);
+              at += c.length;
+              let batch: ReturnType<GuacamoleScanner['push']>;
+              if (viaReserve) {
+                s.reserve(c.length).set(c);
+                batch = s.commit(c.length);
+              } else batch = s.push(c);
+              parts.push(Buffer.from(batch.bytes).toString('hex'), batch.count, batch.error?.message ?? '');
+              for (let i = 0; i < batch.count; i++)
+                parts.push(batch.start(i), batch.end(i), batch.elementCount(i));
+              parts.push(s.bufferedBytes);
+            }
+            s.dispose();
+            return parts;
+          });
+          expect(results[1]).toEqual(results[0]);
+        },
+      ),
+      { numRuns: runs(1_000), seed },
+    );
+  });
+
   it('GuacamoleScanner round trip: encodeInstruction of random strings scans back to the same elements', () => {
     const engines = ['js', 'wasm', 'wasm-simd'] as const;
     const instr = fc.tuple(

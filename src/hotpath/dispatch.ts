@@ -20,9 +20,10 @@ export const AUTO_THRESHOLDS = {
   guacInWasmMinBytes: 96,
   /** Guacamole scan of a pushed chunk (needs a copy into Wasm memory): JS below this many bytes. */
   guacPushWasmMinBytes: 96,
-  /** Pushed chunks at least this long that look like base64 display data (ASCII prefix, a value >= 256 B among
-   * the first 12 elements) scan in JS: native isAscii beats the copy into Wasm memory. */
-  guacPushAsciiProbeMinBytes: 2048,
+  /** Pushed chunks at least this long that look like base64 display data (a value >= 256 B among the first 12
+   * elements, ASCII up to 64 bytes into it) scan in JS: native isAscii beats the copy into Wasm memory. A
+   * buffered tail of such an instruction is kept in JS memory and the next push continues there. */
+  guacPushAsciiProbeMinBytes: 1024,
 };
 
 const CHOICES: readonly EngineChoice[] = ['auto', 'js', 'wasm', 'wasm-simd'];

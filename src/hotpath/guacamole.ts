@@ -2,7 +2,7 @@
  * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points)
  * and the instruction encoder.
  */
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isUtf8 } from 'node:buffer';
 import { ErrorCode, TubesError } from '../errors.ts';
 import {
   DEFAULT_MAX_INSTRUCTION_BYTES,
@@ -50,6 +50,8 @@ const ASCII_PROBE_BYTES = 512;
 /** Auto probe: a value this long among the first PROBE_ELEMENTS elements means base64-like data. */
 const LONG_VALUE_BYTES = 256;
 const PROBE_ELEMENTS = 12;
+/** Bytes of a long value checked for ASCII by the auto probes. */
+const ASCII_SAMPLE_BYTES = 64;
 /** Element capacity: one instruction of 128 elements always fits. */
 const INITIAL_ELEMENTS = 2 * GUAC_MAX_ELEMENTS;
 
@@ -215,8 +217,10 @@ export class GuacamoleScanner {
   readonly #wasm: WasmEngine | undefined;
   readonly #regions: WasmRegions | undefined;
   readonly #batch = new GuacamoleBatch();
-  /** JS storage (when no Wasm engine): the buffer, data in [#start, #end). */
+  /** JS storage (no Wasm engine, or auto holding a JS-routed tail): the buffer, data in [#start, #end). */
   #buf: Uint8Array = EMPTY;
+  /** Auto with a Wasm engine: the buffered bytes live in #buf (JS memory) instead of the Wasm region. */
+  #jsHeld = false;
   #start = 0;
   #end = 0;
   /** No rescan can progress before this many bytes are buffered (from #start). */
@@ -269,6 +273,7 @@ export class GuacamoleScanner {
     this.#need = 0;
     this.#streamPos = 0;
     this.#failure = undefined;
+    this.#jsHeld = false;
   }
 
   /** Returns Wasm memory now instead of at garbage collection. The scanner must not be used afterwards. */
@@ -284,9 +289,23 @@ export class GuacamoleScanner {
   push(chunk: Uint8Array): GuacamoleBatch {
     if (this.#failure !== undefined) return this.#failed();
     const n = chunk.length;
-    if (this.#end === this.#start && this.#pushScansInJs(chunk)) {
+    const buffered = this.#end !== this.#start;
+    if (buffered && this.#regions !== undefined && this.#auto) {
+      // auto with a tail buffered: continue in JS memory when the pending instruction looks like base64
+      // display data (a 64 KiB read almost always starts inside the instruction the last read left over)
+      const toJs = this.#pendingScansInJs();
+      if (toJs !== this.#jsHeld) this.#move(toJs);
+      if (toJs) {
+        this.#ensure(n);
+        this.#buf.set(chunk, this.#end);
+        this.#end += n;
+        return this.#scanJs(this.#buf, this.#start, this.#end);
+      }
+    }
+    if (!buffered && this.#pushScansInJs(chunk)) {
       // nothing buffered: scan the caller's chunk in place and keep only the incomplete tail
       this.#start = this.#end = 0;
+      this.#jsHeld = this.#regions !== undefined; // an auto tail stays in JS memory
       const batch = this.#scanJs(chunk, 0, n);
       this.#start = this.#end = 0;
       if (this.#failure === undefined) {
@@ -299,6 +318,7 @@ export class GuacamoleScanner {
       }
       return batch;
     }
+    if (!buffered) this.#jsHeld = false; // Wasm route: the bytes go to the Wasm region
     this.#ensure(n);
     this.#storage().set(chunk, this.#base() + this.#end);
     this.#end += n;
@@ -310,6 +330,7 @@ export class GuacamoleScanner {
    * Wasm engines); pass the number written to commit(). Invalidates the previous batch.
    */
   reserve(minBytes = DEFAULT_RESERVE_BYTES): Uint8Array {
+    if (this.#jsHeld) this.#move(false);
     this.#ensure(minBytes);
     const base = this.#base();
     return this.#storage().subarray(base + this.#end, base + this.#capacity());
@@ -336,17 +357,57 @@ export class GuacamoleScanner {
     const n = chunk.length;
     if (n < AUTO_THRESHOLDS.guacPushWasmMinBytes) return true;
     if (n < AUTO_THRESHOLDS.guacPushAsciiProbeMinBytes) return false;
-    for (let i = 0; i < 32; i++) if (chunk[i]! >= 0x80) return false;
+    // walk the first length prefixes; a long value whose first bytes are ASCII means base64-like data
+    // (a sample in JS: no view and no native call per chunk)
     const probe = Math.min(n, ASCII_PROBE_BYTES);
-    if (!isAscii(chunk.subarray(0, probe))) return false;
-    // walk the first length prefixes (the probe is ASCII, so declared lengths are byte lengths)
     for (let q = 0, seen = 0; seen < PROBE_ELEMENTS && q < probe; seen++) {
+      let len = 0;
+      for (let c = chunk[q]! - 48; q < probe && c >= 0 && c < 10; c = chunk[++q]! - 48) len = len * 10 + c;
+      if (len >= LONG_VALUE_BYTES) {
+        const stop = Math.min(n, q + 1 + ASCII_SAMPLE_BYTES);
+        for (let i = q + 1; i < stop; i++) if (chunk[i]! >= 0x80) return false;
+        return true;
+      }
+      q += len + 2; // '.', value, delimiter
+    }
+    return false;
+  }
+
+  /**
+   * Auto, tail buffered: true when the pending instruction (it starts at #start) has an ASCII length-prefix
+   * walk reaching a value of at least LONG_VALUE_BYTES whose first bytes are ASCII (base64 display data).
+   */
+  #pendingScansInJs(): boolean {
+    const b = this.#storage();
+    const from = this.#base() + this.#start;
+    const end = this.#base() + this.#end;
+    for (let q = from, seen = 0; seen < PROBE_ELEMENTS && q < end; seen++) {
       let n = 0;
-      for (let c = chunk[q]! - 48; q < probe && c >= 0 && c < 10; c = chunk[++q]! - 48) n = n * 10 + c;
-      if (n >= LONG_VALUE_BYTES) return true;
+      let c = b[q]! - 48;
+      if (c < 0 || c > 9) return false;
+      for (; q < end && c >= 0 && c < 10; c = b[++q]! - 48) n = n * 10 + c;
+      if (n >= LONG_VALUE_BYTES) {
+        const stop = Math.min(end, q + 1 + ASCII_SAMPLE_BYTES);
+        for (let i = q + 1; i < stop; i++) if (b[i]! >= 0x80) return false;
+        return true;
+      }
       q += n + 2; // '.', value, delimiter
     }
     return false;
+  }
+
+  /** Auto: moves the buffered bytes between JS memory and the Wasm region. */
+  #move(toJs: boolean): void {
+    const from = this.#storage().subarray(this.#base() + this.#start, this.#base() + this.#end);
+    const used = from.length;
+    const saved = used === 0 ? EMPTY : Uint8Array.from(from); // small: at most one pending instruction
+    this.#jsHeld = toJs;
+    this.#start = this.#end = 0;
+    if (used > 0) {
+      this.#ensure(used);
+      this.#storage().set(saved, this.#base());
+      this.#end = used;
+    }
   }
 
   #failed(): GuacamoleBatch {
@@ -355,13 +416,13 @@ export class GuacamoleScanner {
   }
 
   #storage(): Uint8Array {
-    return this.#wasm === undefined ? this.#buf : this.#wasm.u8;
+    return this.#wasm === undefined || this.#jsHeld ? this.#buf : this.#wasm.u8;
   }
   #base(): number {
-    return this.#regions === undefined ? 0 : this.#regions.data;
+    return this.#regions === undefined || this.#jsHeld ? 0 : this.#regions.data;
   }
   #capacity(): number {
-    return this.#regions === undefined ? this.#buf.length : this.#regions.dataSize;
+    return this.#regions === undefined || this.#jsHeld ? this.#buf.length : this.#regions.dataSize;
   }
 
   /** Room for `n` more bytes after #end: compact, or grow the buffer. */
@@ -376,7 +437,7 @@ export class GuacamoleScanner {
       let size = Math.max(cap * 2, INITIAL_DATA_BYTES);
       while (size < used + n) size *= 2;
       const r = this.#regions;
-      if (r === undefined) {
+      if (r === undefined || this.#jsHeld) {
         const next = Buffer.allocUnsafe(size);
         next.set(this.#buf.subarray(this.#start, this.#end), 0);
         this.#buf = next;
@@ -398,7 +459,11 @@ export class GuacamoleScanner {
     if (len < this.#need) {
       return this.#batch.set(EMPTY, 0, 0, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, undefined);
     }
-    if (this.#wasm === undefined || (this.#auto && len < AUTO_THRESHOLDS.guacInWasmMinBytes)) {
+    if (
+      this.#wasm === undefined ||
+      this.#jsHeld ||
+      (this.#auto && len < AUTO_THRESHOLDS.guacInWasmMinBytes)
+    ) {
       return this.#scanJs(this.#storage(), base + this.#start, base + this.#end);
     }
     return this.#scanWasm(this.#wasm, base + this.#start, len);
