@@ -50,8 +50,22 @@ const ASCII_PROBE_BYTES = 512;
 /** Auto probe: a value this long among the first PROBE_ELEMENTS elements means base64-like data. */
 const LONG_VALUE_BYTES = 256;
 const PROBE_ELEMENTS = 12;
-/** Bytes of a long value checked for ASCII by the auto probes. */
+/** Bytes of a long value checked by the auto probes: base64 alphabet only (text has spaces, punctuation, UTF-8). */
+const SAMPLE_BYTES = 24;
+/** Pushed-chunk probe: bytes of the long value that must be ASCII. */
 const ASCII_SAMPLE_BYTES = 64;
+const BASE64_CHAR = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=')
+  BASE64_CHAR[c.charCodeAt(0)] = 1;
+
+/** 1: b[from..from+SAMPLE_BYTES) is base64 alphabet; 0: it is not; -1: fewer bytes than that before `end`. */
+function base64Sample(b: Uint8Array, from: number, end: number): number {
+  const stop = from + SAMPLE_BYTES;
+  if (stop > end) return -1;
+  let ok = 1;
+  for (let i = from; i < stop; i++) ok &= BASE64_CHAR[b[i]!]!;
+  return ok;
+}
 /** Element capacity: one instruction of 128 elements always fits. */
 const INITIAL_ELEMENTS = 2 * GUAC_MAX_ELEMENTS;
 
@@ -364,6 +378,7 @@ export class GuacamoleScanner {
       let len = 0;
       for (let c = chunk[q]! - 48; q < probe && c >= 0 && c < 10; c = chunk[++q]! - 48) len = len * 10 + c;
       if (len >= LONG_VALUE_BYTES) {
+        // whole instructions scanned in place: an ASCII sample is enough (JS checks long values natively)
         const stop = Math.min(n, q + 1 + ASCII_SAMPLE_BYTES);
         for (let i = q + 1; i < stop; i++) if (chunk[i]! >= 0x80) return false;
         return true;
@@ -374,8 +389,9 @@ export class GuacamoleScanner {
   }
 
   /**
-   * Auto, tail buffered: true when the pending instruction (it starts at #start) has an ASCII length-prefix
-   * walk reaching a value of at least LONG_VALUE_BYTES whose first bytes are ASCII (base64 display data).
+   * Auto, tail buffered: true when the pending instruction (it starts at #start) has a value of at least
+   * LONG_VALUE_BYTES among its first elements whose first bytes are base64 (display data); false when that
+   * value's sample is not base64; undecided (short values only, or too few bytes): where the tail is now.
    */
   #pendingScansInJs(): boolean {
     const b = this.#storage();
@@ -384,16 +400,15 @@ export class GuacamoleScanner {
     for (let q = from, seen = 0; seen < PROBE_ELEMENTS && q < end; seen++) {
       let n = 0;
       let c = b[q]! - 48;
-      if (c < 0 || c > 9) return false;
+      if (c < 0 || c > 9) return this.#jsHeld;
       for (; q < end && c >= 0 && c < 10; c = b[++q]! - 48) n = n * 10 + c;
       if (n >= LONG_VALUE_BYTES) {
-        const stop = Math.min(end, q + 1 + ASCII_SAMPLE_BYTES);
-        for (let i = q + 1; i < stop; i++) if (b[i]! >= 0x80) return false;
-        return true;
+        const r = base64Sample(b, q + 1, end);
+        return r < 0 ? this.#jsHeld : r === 1;
       }
       q += n + 2; // '.', value, delimiter
     }
-    return false;
+    return this.#jsHeld; // undecided (short values, or a truncated prefix): the bytes stay where they are
   }
 
   /** Auto: moves the buffered bytes between JS memory and the Wasm region. */
