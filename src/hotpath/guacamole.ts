@@ -313,7 +313,7 @@ export class GuacamoleScanner {
         this.#ensure(n);
         this.#buf.set(chunk, this.#end);
         this.#end += n;
-        return this.#scanJs(this.#buf, this.#start, this.#end);
+        return this.#scanBuffered(); // JS over #buf (respects the bytes-needed hint like every engine)
       }
     }
     if (!buffered && this.#pushScansInJs(chunk)) {
