@@ -85,13 +85,7 @@ for (const size of SIZES) {
   // parse rows: PARSE_REPS single-frame pushes per call; batched rows push the N-frame chunk kb times
   // (>= 1024 frames per call), so tinybench's per-call cost stays out of the ns/frame cell
   const kb = Math.ceil(1024 / n);
-  const parse = (
-    name: string,
-    chunk: Buffer,
-    reps: number,
-    frames: number,
-    call: (d: FrameDecoder) => void,
-  ) =>
+  const parse = (name: string, reps: number, frames: number, call: (d: FrameDecoder) => void) =>
     add(
       name,
       'ns/frame',
@@ -101,12 +95,12 @@ for (const size of SIZES) {
         for (let i = 0; i < reps; i++) call(d);
       }),
     );
-  parse(`frame parse ${size} B`, one, PARSE_REPS, 1, (d) => d.push(one, noop));
-  parse(`frame parse ${size} B, spans`, one, PARSE_REPS, 1, (d) => d.pushSpans(one, noopSpan));
-  parse(`frame parse ${size} B, batched x${n}`, many, kb, n, (d) => d.push(many, noop));
-  parse(`frame parse ${size} B, spans, batched x${n}`, many, kb, n, (d) => d.pushSpans(many, noopSpan));
-  parse(`frame parse ${size} B, view kept (channel shape)`, one, PARSE_REPS, 1, (d) => d.push(one, keepView));
-  parse(`frame parse ${size} B, spans + view kept in handler (channel shape)`, one, PARSE_REPS, 1, (d) =>
+  parse(`frame parse ${size} B`, PARSE_REPS, 1, (d) => d.push(one, noop));
+  parse(`frame parse ${size} B, spans`, PARSE_REPS, 1, (d) => d.pushSpans(one, noopSpan));
+  parse(`frame parse ${size} B, batched x${n}`, kb, n, (d) => d.push(many, noop));
+  parse(`frame parse ${size} B, spans, batched x${n}`, kb, n, (d) => d.pushSpans(many, noopSpan));
+  parse(`frame parse ${size} B, view kept (channel shape)`, PARSE_REPS, 1, (d) => d.push(one, keepView));
+  parse(`frame parse ${size} B, spans + view kept in handler (channel shape)`, PARSE_REPS, 1, (d) =>
     d.pushSpans(one, viewSpan),
   );
   add(
