@@ -6,6 +6,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
-    reporters: ['default'],
+    // CI also writes a JSON summary; .ci/run prints its plain closing line from it.
+    reporters: process.env['CI']
+      ? ['default', ['json', { outputFile: '.vitest-results.json' }]]
+      : ['default'],
   },
 });
