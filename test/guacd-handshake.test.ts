@@ -485,6 +485,26 @@ describe('guacdOpener', () => {
     sock.destroy();
   });
 
+  it('a connection closed while its handshake runs stops the handshake at once (not at the timeout)', async () => {
+    const silent = await fakeGuacd(() => () => {}); // accepts, never answers `select`
+    closers.push(() => silent.close());
+    const settings = parseSettings({
+      conversationType: 'vnc',
+      guacd: { guacd_host: '127.0.0.1', guacd_port: silent.port },
+    });
+    const conn = new Connection(1, stubHost());
+    const ctx = { ...stubContext(), abandoned: conn.openAbort.signal };
+    const opening = rejection(guacdOpener(settings)(conn, new Uint8Array(0), ctx));
+    await silent.waitFor('6.select,');
+    const t0 = performance.now();
+    conn.shutdown(); // what the channel does when the peer closes a connection that is still opening
+    const err = await opening;
+    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(err.closeReason).toBe(14);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(silent.socket()?.destroyed || silent.socket()?.readableEnded).toBe(true);
+  });
+
   it('not configured → ConnectionFailed with the original text', async () => {
     const open = guacdOpener(parseSettings({ conversationType: 'vnc' }));
     const err = await rejection(open(new Connection(1, stubHost()), new Uint8Array(0), stubContext()));

@@ -92,6 +92,8 @@ export interface OpenContext {
   endChannel(reason?: number): void;
   /** Emit a tube signal (e.g. `guacd_instruction`). */
   signal(kind: 'guacd_instruction', data: string): void;
+  /** Aborted when the connection is closed (by the peer, or the channel ending) before the open completed. */
+  readonly abandoned: AbortSignal;
 }
 
 export interface Opened {
@@ -570,6 +572,7 @@ export class Channel implements ConnectionHost {
         this.#end('normal_exit', this.#closeReason, true);
       },
       signal: (kind, data) => this.#opts.signal?.(kind, data),
+      abandoned: conn.openAbort.signal,
     };
     this.#opts.opener(conn, tail, ctx).then(
       (opened) => {

@@ -80,6 +80,8 @@ export class Connection {
   #pause = 0;
   #askedPeerToPause = false;
   #endTimer: NodeJS.Timeout | undefined;
+  /** Aborted when the connection closes before its open completed (an opener should give up then). */
+  readonly openAbort = new AbortController();
   #filter: InboundFilter | undefined;
 
   constructor(connNo: number, host: ConnectionHost) {
@@ -204,6 +206,7 @@ export class Connection {
    */
   shutdown(abort = false): void {
     if (this.state === 'closed') return;
+    if (this.state === 'opening') this.openAbort.abort();
     this.state = 'closing';
     const socket = this.socket;
     if (!socket) {

@@ -350,6 +350,8 @@ export function guacdOpener(settings: ParsedSettings, options: GuacdOptions = {}
       allowHalfOpen: true,
       noDelay: true,
     });
+    // The peer closed this connection while we were still in the handshake: stop now, not at the timeout.
+    ctx.abandoned?.addEventListener('abort', () => socket.destroy(), { once: true });
     const hs = await guacdHandshake(socket, plan, {
       timeoutMs: options.handshakeTimeoutMs,
       ...(options.engine ? { engine: options.engine } : {}),
