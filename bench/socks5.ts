@@ -7,7 +7,7 @@
  *
  * Needs curl, danted and microsocks (bash scripts/peers/install-apt.sh); missing proxies are skipped.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +17,7 @@ import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
 import { median } from '../src/cli/workload.ts';
 import { TubeRegistry } from '../src/index.ts';
 import { runCommand, startHttpServer } from '../test/helpers/peers.ts';
+import { machine } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -111,15 +112,7 @@ try {
     for (const row of rows) row.setupMs.push((await curl(row.addr, web.url('/hello.txt'))).firstByte * 1000);
   }
   const result = {
-    machine: {
-      cpu: (
-        /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }))?.[1] ?? os.cpus()[0]?.model
-      )?.trim(),
-      cores: os.cpus().length,
-      node: process.version,
-      date: new Date().toISOString(),
-      loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
-    },
+    machine: machine(['werift']),
     runs: RUNS,
     bytes: SIZE,
     rows: rows.map((r) => ({

@@ -16,19 +16,18 @@
  * Both ends are child processes of this one (`--child send|recv`); this process only relays signalling and
  * control lines, so it does not compete with them for the two cores beyond that.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelPort } from '../src/channel/port.ts';
 import { median, parseBytes } from '../src/cli/workload.ts';
 import { Peer } from '../src/webrtc/peer.ts';
+import { type BenchChild, type Json, JsonLines, machine, spawnBenchChild, writeJson } from './lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const HIGH_WATER = 1024 * 1024; // the tube's sendHighWater / sendLowWater
@@ -37,58 +36,6 @@ const WARMUP_BYTES = 4 * 1024 * 1024;
 const TIMEOUT_MS = 240_000;
 const STACKS = ['stock', 'udp', 'tuned', 'ndc'] as const;
 type Stack = (typeof STACKS)[number];
-
-type Json = Record<string, unknown>;
-
-// ---- JSON lines -----------------------------------------------------------------------------------------
-
-class Lines {
-  readonly #queue: Json[] = [];
-  #waiter: ((m: Json | Error) => void) | undefined;
-  #closed: Error | undefined;
-
-  constructor(input: NodeJS.ReadableStream) {
-    const rl = createInterface({ input });
-    rl.on('close', () => {
-      this.#closed = new Error('input closed');
-      this.#waiter?.(this.#closed);
-    });
-    rl.on('line', (line) => {
-      let msg: Json;
-      try {
-        msg = JSON.parse(line) as Json;
-      } catch {
-        process.stderr.write(`${line}\n`);
-        return;
-      }
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      if (w) w(msg);
-      else this.#queue.push(msg);
-    });
-  }
-
-  next(timeoutMs = TIMEOUT_MS): Promise<Json> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiter = undefined;
-        reject(new Error(`no reply in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiter = (m) => {
-        clearTimeout(timer);
-        if (m instanceof Error) reject(m);
-        else resolve(m);
-      };
-    });
-  }
-}
-
-const write = (target: NodeJS.WritableStream, msg: Json): void => {
-  target.write(`${JSON.stringify(msg)}\n`);
-};
 
 // ---- one end of a data channel, per stack ---------------------------------------------------------------
 
@@ -362,8 +309,8 @@ async function profiled<T>(file: string | undefined, fn: () => Promise<T>): Prom
 }
 
 async function sendChild(stack: Stack, size: number, profileFile: string | undefined): Promise<void> {
-  const lines = new Lines(process.stdin);
-  const out = (m: Json): void => write(process.stdout, m);
+  const lines = new JsonLines(process.stdin, TIMEOUT_MS);
+  const out = (m: Json): void => writeJson(process.stdout, m);
   const end = await makeEnd(stack, true);
   const offer = await (end.offer as () => Promise<string>)();
   out({ offer });
@@ -412,8 +359,8 @@ async function sendChild(stack: Stack, size: number, profileFile: string | undef
 }
 
 async function recvChild(stack: Stack, profileFile: string | undefined): Promise<void> {
-  const lines = new Lines(process.stdin);
-  const out = (m: Json): void => write(process.stdout, m);
+  const lines = new JsonLines(process.stdin, TIMEOUT_MS);
+  const out = (m: Json): void => writeJson(process.stdout, m);
   const end = await makeEnd(stack, false);
   const offer = await lines.next(60_000);
   out({ answer: await (end.answer as (o: string) => Promise<string>)(String(offer['offer'])) });
@@ -456,28 +403,8 @@ async function recvChild(stack: Stack, profileFile: string | undefined): Promise
 
 // ---- orchestration -----------------------------------------------------------------------------------------
 
-interface Child {
-  proc: ChildProcess;
-  lines: Lines;
-  send(m: Json): void;
-  stop(): Promise<void>;
-}
-
-function spawnChild(args: string[], execArgv: string[] = []): Child {
-  const proc = spawn(process.execPath, [...execArgv, SELF, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const exited = new Promise<void>((r) => proc.once('close', () => r()));
-  proc.stdin?.on('error', () => {}); // a child that died: its failure is reported through its output
-  return {
-    proc,
-    lines: new Lines(proc.stdout as NodeJS.ReadableStream),
-    send: (m) => write(proc.stdin as NodeJS.WritableStream, m),
-    stop: async () => {
-      proc.stdin?.end();
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+function spawnChild(args: string[], execArgv: string[] = []): BenchChild {
+  return spawnBenchChild(SELF, args, { execArgv, timeoutMs: TIMEOUT_MS });
 }
 
 interface Transfer {
@@ -669,36 +596,6 @@ function summarizeProfile(file: string, topN = 15): ProfileSummary {
 
 // ---- main --------------------------------------------------------------------------------------------------
 
-function machine(): Json {
-  let model = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }));
-    if (m?.[1]) model = m[1].trim();
-  } catch {
-    // lscpu missing
-  }
-  const version = (pkg: string): string => {
-    try {
-      const req = createRequire(import.meta.url);
-      let dir = path.dirname(req.resolve(pkg));
-      while (path.basename(dir) !== pkg && dir !== path.dirname(dir)) dir = path.dirname(dir);
-      return (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { version: string })
-        .version;
-    } catch {
-      return 'n/a';
-    }
-  };
-  return {
-    cpu: model,
-    cores: os.availableParallelism(),
-    node: process.version,
-    werift: version('werift'),
-    nodeDatachannel: version('node-datachannel'),
-    os: `${os.type()} ${os.release()}`,
-    date: new Date().toISOString(),
-  };
-}
-
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
@@ -800,7 +697,7 @@ async function main(): Promise<void> {
     receiverProfile = summarizeProfile(receiverFile);
   }
   const result = {
-    machine: machine(),
+    machine: machine(['werift', 'node-datachannel']),
     loadavg: { before: loadBefore, after: os.loadavg() },
     bytesPerTransfer: bytes,
     warmupBytes: WARMUP_BYTES,

@@ -11,11 +11,9 @@
  * The child side of every scenario is a separate process: this file with `--child raw|tcp`, or the
  * RemoteRegistry child (src/cli/child.ts) for tubes. werift is imported directly only for the raw scenario.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
@@ -31,6 +29,7 @@ import {
   summarize,
 } from '../src/cli/workload.ts';
 import { TubeRegistry } from '../src/index.ts';
+import { type BenchChild, type Json, JsonLines, machine, spawnBenchChild, writeJson } from './lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const HIGH_WATER = 1024 * 1024; // the tube's default sendHighWater / sendLowWater
@@ -38,90 +37,8 @@ const LOW_WATER = 256 * 1024;
 const TRANSFER_TIMEOUT_MS = 180_000;
 const WARMUP_BYTES = 4 * 1024 * 1024;
 
-type Json = Record<string, unknown>;
-
-// ---- JSON lines over a child's stdio -------------------------------------------------------------------
-
-class Lines {
-  readonly #queue: Json[] = [];
-  #waiter: { resolve(m: Json): void; reject(err: Error): void } | undefined;
-  #closed: Error | undefined;
-
-  constructor(input: NodeJS.ReadableStream) {
-    const rl = createInterface({ input });
-    rl.on('close', () => {
-      this.#closed = new Error('input closed');
-      this.#waiter?.reject(this.#closed);
-      this.#waiter = undefined;
-    });
-    rl.on('line', (line) => {
-      let msg: Json;
-      try {
-        msg = JSON.parse(line) as Json;
-      } catch {
-        process.stderr.write(`${line}\n`);
-        return;
-      }
-      const w = this.#waiter;
-      this.#waiter = undefined;
-      if (w) w.resolve(msg);
-      else this.#queue.push(msg);
-    });
-  }
-
-  next(timeoutMs = TRANSFER_TIMEOUT_MS): Promise<Json> {
-    const queued = this.#queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed) return Promise.reject(this.#closed);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiter = undefined;
-        reject(new Error(`no reply in ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiter = {
-        resolve: (m) => {
-          clearTimeout(timer);
-          resolve(m);
-        },
-        reject: (err) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      };
-    });
-  }
-}
-
-function send(target: NodeJS.WritableStream, msg: Json): void {
-  target.write(`${JSON.stringify(msg)}\n`);
-}
-
-interface BenchChild {
-  proc: ChildProcess;
-  lines: Lines;
-  exited: Promise<void>;
-  send(msg: Json): void;
-  stop(): Promise<void>;
-}
-
 function spawnChild(kind: 'raw' | 'tcp', execArgv: string[]): BenchChild {
-  const proc = spawn(process.execPath, [...execArgv, SELF, '--child', kind], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((r) => proc.once('close', () => r()));
-  const lines = new Lines(proc.stdout as NodeJS.ReadableStream);
-  return {
-    proc,
-    lines,
-    exited,
-    send: (msg) => send(proc.stdin as NodeJS.WritableStream, msg),
-    stop: async () => {
-      proc.stdin?.end();
-      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return spawnBenchChild(SELF, ['--child', kind], { execArgv, timeoutMs: TRANSFER_TIMEOUT_MS });
 }
 
 // ---- raw werift peers (configured as src/webrtc/peer.ts does for LOOPBACK) ----------------------------
@@ -254,8 +171,8 @@ async function rawRun(size: number, bytes: number, rttCount: number, execArgv: s
 }
 
 async function rawChild(): Promise<void> {
-  const lines = new Lines(process.stdin);
-  const out = (m: Json): void => send(process.stdout, m);
+  const lines = new JsonLines(process.stdin, TRANSFER_TIMEOUT_MS);
+  const out = (m: Json): void => writeJson(process.stdout, m);
   out({ ready: true });
   const pc = loopbackPeer();
   let received = 0;
@@ -325,8 +242,8 @@ async function tcpRun(bytes: number, rttCount: number, execArgv: string[]): Prom
 }
 
 async function tcpChild(): Promise<void> {
-  const lines = new Lines(process.stdin);
-  const out = (m: Json): void => send(process.stdout, m);
+  const lines = new JsonLines(process.stdin, TRANSFER_TIMEOUT_MS);
+  const out = (m: Json): void => writeJson(process.stdout, m);
   const sink = await startSink();
   const echo = await startEchoServer();
   out({ sink: sink.port, echo: echo.port });
@@ -423,27 +340,6 @@ interface Stat {
 function stat(values: number[]): Stat | undefined {
   if (values.length === 0) return undefined;
   return { runs: values, median: median(values), min: Math.min(...values), max: Math.max(...values) };
-}
-
-function machine(): Json {
-  let model = os.cpus()[0]?.model ?? 'unknown';
-  try {
-    const m = /^Model name:\s*(.+)$/m.exec(execFileSync('lscpu', { encoding: 'utf8' }));
-    if (m?.[1]) model = m[1].trim();
-  } catch {
-    // lscpu missing: os.cpus() model
-  }
-  const werift = JSON.parse(
-    readFileSync(new URL('../node_modules/werift/package.json', import.meta.url), 'utf8'),
-  ) as { version: string };
-  return {
-    cpu: model,
-    cores: os.availableParallelism(),
-    node: process.version,
-    werift: werift.version,
-    os: `${os.type()} ${os.release()}`,
-    date: new Date().toISOString(),
-  };
 }
 
 const f = (n: number | undefined, d = 2): string => (n === undefined || Number.isNaN(n) ? '—' : n.toFixed(d));
