@@ -4,7 +4,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFrame, FrameDecoder } from '../src/hotpath/index.ts';
-import { CloseConnectionReason, TubeRegistry, TubesError } from '../src/index.ts';
+import { TubeRegistry, TubesError } from '../src/index.ts';
 import { capabilityProbeBody, readCapabilityPong } from '../src/protocol/capabilities.ts';
 import { encodeOpenConnection, encodePing, parseControl } from '../src/protocol/control.ts';
 import { Peer } from '../src/webrtc/peer.ts';
@@ -369,7 +369,5 @@ describe('a hostile peer on the data channel', () => {
       'TUBES_ERR_FRAME_TOO_LARGE',
     ]);
     expect(gateway.getTubeStatus(tubeId)).toBe('ready');
-    expect(process.memoryUsage().rss).toBeLessThan(2 ** 32);
-    void CloseConnectionReason;
   });
 });

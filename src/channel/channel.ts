@@ -489,7 +489,7 @@ export class Channel implements ConnectionHost {
         return;
       }
       case 'metrics-request':
-        this.#control(encodeMetricsResponse(this.#metricsReply(msg.requestType, msg.connId)));
+        this.#control(encodeMetricsResponse(this.#metricsReply(msg.requestType)));
         return;
       case 'metrics-response':
       case 'metrics-config':
@@ -507,12 +507,12 @@ export class Channel implements ConnectionHost {
     }
   }
 
-  #metricsReply(type: number, connId: number | undefined): string {
+  #metricsReply(type: number): string {
     switch (type) {
       case 0:
         return JSON.stringify({ ...this.stats(), channel_id: this.id });
       case 1:
-        return JSON.stringify(connId === undefined ? null : null);
+        return 'null'; // live stats of one connection: the original always answers null here too
       case 2:
         return JSON.stringify({
           uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),

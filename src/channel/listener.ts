@@ -34,7 +34,8 @@ export interface Listener {
   readonly server: net.Server;
   /** `host:port` with the port the OS assigned (brackets for IPv6, unlike the original's bug). */
   readonly actualAddress: string;
-  close(): Promise<void>;
+  /** Stops accepting at once (idempotent); connections already accepted are closed by their channel. */
+  close(): void;
 }
 
 /**
@@ -61,17 +62,14 @@ export function listen(
     });
     server.listen({ host, port, backlog: 128 }, () => {
       const bound = server.address() as net.AddressInfo;
-      let closed: Promise<void> | undefined;
+      let closed = false;
       resolve({
         server,
         actualAddress: formatAddress(host, bound.port),
-        // Stops accepting at once; connections already accepted are closed by their channel.
         close: () => {
-          closed ??= new Promise((done) => {
-            server.close();
-            done();
-          });
-          return closed;
+          if (closed) return;
+          closed = true;
+          server.close();
         },
       });
     });

@@ -64,7 +64,6 @@ export class Tube {
   readonly #peer: Peer;
   readonly #logger: Logger;
   readonly #channels = new Map<string, ChannelEntry>();
-  readonly #settingsByLabel = new Map<string, ParsedSettings>();
   #status: TubeStatus = 'initializing';
   #remoteSet = false;
   #pendingCandidates: string[] = [];
@@ -129,7 +128,6 @@ export class Tube {
 
   /** Client mode: apply the offer, answer (base64). Channels appear when the peer's data channels arrive. */
   async startClient(offerSdp: string): Promise<{ answer: string }> {
-    this.#settingsByLabel.set('*', this.#init.settings);
     await this.#peer.setRemoteDescription(offerSdp, 'offer');
     this.#remoteSet = true;
     await this.#flushCandidates();
@@ -170,9 +168,9 @@ export class Tube {
       port.close();
       return;
     }
-    const settings = this.#settingsByLabel.get(port.label) ?? this.#init.settings;
+    // The peer's channels are served with this tube's own settings (as the original does).
     try {
-      this.#attach(port, 'client', modeFor(settings));
+      this.#attach(port, 'client', modeFor(this.#init.settings));
     } catch (err) {
       this.#logger.error({ err: (err as Error).message, channel: port.label }, 'cannot serve data channel');
       port.close();
@@ -211,7 +209,7 @@ export class Tube {
 
   #channelEnded(label: string, outcome: string, reason: number | undefined): void {
     const entry = this.#channels.get(label);
-    void entry?.listener?.close();
+    entry?.listener?.close();
     this.#signal(
       'channel_closed',
       JSON.stringify({
@@ -328,7 +326,7 @@ export class Tube {
     const entry = this.#channels.get(conversationId);
     if (!entry || entry.channel.ended) return;
     entry.channel.close(reason);
-    await entry.listener?.close();
+    entry.listener?.close();
     await entry.channel.flush(200);
   }
 
@@ -357,7 +355,7 @@ export class Tube {
       );
     }
     for (const e of entries) e.channel.close(reason);
-    await Promise.all(entries.map((e) => e.listener?.close()));
+    for (const e of entries) e.listener?.close();
     await Promise.all(entries.map((e) => e.channel.flush(800)));
     for (const e of entries) e.port.close();
     await Promise.race([this.#peer.close(), new Promise((r) => setTimeout(r, 400).unref())]);
