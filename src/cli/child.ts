@@ -7,7 +7,14 @@ import { createInterface } from 'node:readline';
 import pino from 'pino';
 import type { Logger } from '../log.ts';
 import { type CreateTubeOptions, TubeRegistry } from '../registry/registry.ts';
-import { type ChildInit, type ChildMessage, isRemoteMethod, toWireError, type WireRequest } from './wire.ts';
+import {
+  type ChildInit,
+  type ChildMessage,
+  forwardToRegistry,
+  isRemoteMethod,
+  toWireError,
+  type WireRequest,
+} from './wire.ts';
 
 function send(message: ChildMessage): void {
   // stdout is a pipe: writes are synchronous on Linux, so nothing is lost when the process exits.
@@ -34,34 +41,13 @@ function stop(): Promise<void> {
 }
 
 async function call(req: WireRequest): Promise<unknown> {
-  const a = req.args;
-  switch (req.method) {
-    case 'createTube': {
-      const opts = { ...(a[0] as CreateTubeOptions) };
-      if (req.signals) opts.onSignal = (signal) => send({ event: 'signal', call: req.id, signal });
-      return registry.createTube(opts);
-    }
-    case 'setRemoteDescription':
-      return registry.setRemoteDescription(a[0] as string, a[1] as string, a[2] as boolean | undefined);
-    case 'addIceCandidate':
-      return registry.addIceCandidate(a[0] as string, a[1] as string);
-    case 'closeTube':
-      return registry.closeTube(a[0] as string, a[1] as number | undefined);
-    case 'closeConnection':
-      return registry.closeConnection(a[0] as string, a[1] as number | undefined);
-    case 'getTubeStatus':
-      return registry.getTubeStatus(a[0] as string);
-    case 'getConnectionState':
-      return registry.getConnectionState(a[0] as string);
-    case 'tubeFound':
-      return registry.tubeFound(a[0] as string);
-    case 'getLiveStats':
-      return registry.getLiveStats(a[0] as string);
-    case 'cleanupAll':
-      return registry.cleanupAll();
-    case 'stop':
-      return stop();
+  if (req.method === 'createTube') {
+    const opts = { ...(req.args[0] as CreateTubeOptions) };
+    if (req.signals) opts.onSignal = (signal) => send({ event: 'signal', call: req.id, signal });
+    return registry.createTube(opts);
   }
+  if (req.method === 'stop') return stop();
+  return forwardToRegistry(registry, req.method, req.args)?.result;
 }
 
 async function handle(line: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { TubeRegistryOptions } from '../registry/registry.ts';
+import type { TubeRegistry, TubeRegistryOptions } from '../registry/registry.ts';
 import type { Signal } from '../registry/signals.ts';
 
 /** Registry methods the child answers; `stop` cleans up and ends the child. */
@@ -121,4 +121,37 @@ export function forwardLogLine(logger: Logger, line: string, bindings: Record<st
   } catch {
     logger.info(bindings, line);
   }
+}
+
+/** TubeRegistry methods a remote side may call with plain (JSON/structured-clone) arguments as they are. */
+const FORWARDED = new Set([
+  'setRemoteDescription',
+  'addIceCandidate',
+  'createOffer',
+  'createAnswer',
+  'restartIce',
+  'closeTube',
+  'closeConnection',
+  'getTubeStatus',
+  'getConnectionState',
+  'tubeFound',
+  'getLiveStats',
+  'getConnectionStats',
+  'associateConversation',
+  'cleanupTubes',
+  'cleanupAll',
+]);
+
+/**
+ * Calls one of the forwarded TubeRegistry methods by name (the child process and the worker entry both
+ * serve requests this way); `undefined` for a name that is not forwarded, so the caller handles it.
+ */
+export function forwardToRegistry(
+  registry: TubeRegistry,
+  method: string,
+  args: unknown[],
+): { result: unknown } | undefined {
+  if (!FORWARDED.has(method)) return undefined;
+  const fn = (registry as unknown as Record<string, (...a: unknown[]) => unknown>)[method];
+  return fn ? { result: fn.apply(registry, args) } : undefined;
 }

@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
-import { toWireError } from '../cli/wire.ts';
+import { forwardToRegistry, toWireError } from '../cli/wire.ts';
 import { engineInfo, resolveEngine } from '../hotpath/dispatch.ts';
 import { type Logger, setVerboseLogging } from '../log.ts';
 import { type CreateTubeOptions, TubeRegistry } from './registry.ts';
@@ -153,31 +153,13 @@ async function call(req: WorkerRequest): Promise<unknown> {
       };
       return registry.createTube(opts);
     }
-    case 'setRemoteDescription':
-      return registry.setRemoteDescription(a[0] as string, a[1] as string, a[2] as boolean | undefined);
-    case 'addIceCandidate':
-      return registry.addIceCandidate(a[0] as string, a[1] as string);
-    case 'createOffer':
-      return registry.createOffer(a[0] as string);
-    case 'createAnswer':
-      return registry.createAnswer(a[0] as string);
-    case 'restartIce':
-      return registry.restartIce(a[0] as string);
-    case 'closeTube':
-      return registry.closeTube(a[0] as string, a[1] as number | undefined);
-    case 'closeConnection':
-      return registry.closeConnection(a[0] as string, a[1] as number | undefined);
     case 'associateConversation':
       conversations.add(a[1] as string);
       return registry.associateConversation(a[0] as string, a[1] as string);
-    case 'getConnectionStats':
-      return registry.getConnectionStats(a[0] as string);
-    case 'cleanupTubes':
-      return registry.cleanupTubes(a[0] as string[]);
-    case 'cleanupAll':
-      return registry.cleanupAll();
     case '__testHook':
       return testHook(a[0] as WorkerTestHook);
+    default:
+      return forwardToRegistry(registry, req.method, a)?.result;
   }
 }
 
