@@ -1,12 +1,13 @@
 /** The README's example runs as written and its process ends by itself. */
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
+import { runCommand } from './helpers/peers.ts';
 
-it('examples/two-tubes.ts tunnels a TCP exchange and exits', () => {
+it('examples/two-tubes.ts tunnels a TCP exchange and exits', async () => {
   const file = fileURLToPath(new URL('../examples/two-tubes.ts', import.meta.url));
-  const r = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
-  expect(r.stderr).toBe('');
-  expect(r.stdout).toBe('hello through a tube\n');
-  expect(r.status).toBe(0);
+  const r = await runCommand(process.execPath, [file], { timeout: 30_000 });
+  expect(r.stderr.toString()).toBe('');
+  expect(r.stdout.toString()).toBe('hello through a tube\n');
+  expect(r.timedOut).toBe(false);
+  expect(r.code).toBe(0);
 });

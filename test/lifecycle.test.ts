@@ -1,5 +1,5 @@
 /** Registry API edges, bad input from the host and from a hostile peer, and resource release. */
-import { spawn } from 'node:child_process';
+
 import diagnostics from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { encodeOpenConnection, encodePing, parseControl } from '../src/protocol/
 import { Peer } from '../src/webrtc/peer.ts';
 import { decodeSdpBase64, encodeSdpBase64 } from '../src/webrtc/sdp.ts';
 import { recordDiagnostics } from './helpers/diag.ts';
+import { runCommand } from './helpers/peers.ts';
 import { connect, echoServer, LOOPBACK, pumpAndCollect, tubePair, waitFor } from './helpers/tubes.ts';
 
 type Closer = () => Promise<void> | void;
@@ -244,24 +245,11 @@ describe('tube behaviour', () => {
 
   it('after everything closes, a process exits by itself (no handle left)', async () => {
     const file = fileURLToPath(new URL('./fixtures/lifecycle-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(-1);
-      }, 20_000);
-      child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    expect(err).toBe('');
-    expect(out).toBe('closed\n');
-    expect(code).toBe(0);
+    const r = await runCommand(process.execPath, [file], { timeout: 20_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(r.stdout.toString()).toBe('closed\n');
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
   }, 30_000);
 });
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import pino from 'pino';
@@ -7,6 +6,7 @@ import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
 import { engineInfo } from '../src/hotpath/dispatch.ts';
 import { ErrorCode, isTubesError, type Signal, TubeRegistry } from '../src/index.ts';
 import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/workers.ts';
+import { runCommand } from './helpers/peers.ts';
 import { connect, echoServer, pumpAndCollect, waitFor } from './helpers/tubes.ts';
 
 type Closer = () => Promise<void> | void;
@@ -329,23 +329,10 @@ describe('TubeRegistry({ workers }): tubes in worker threads', () => {
 
   it('after cleanupAll a process with a worker-mode registry exits by itself (no handle left)', async () => {
     const file = fileURLToPath(new URL('./fixtures/workers-exit.ts', import.meta.url));
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        child.kill('SIGKILL');
-        resolve(-1);
-      }, 30_000);
-      child.on('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
-    expect(err).toBe('');
-    expect(out).toBe('transferred\nclosed\n');
-    expect(code).toBe(0);
+    const r = await runCommand(process.execPath, [file], { timeout: 30_000 });
+    expect(r.stderr.toString()).toBe('');
+    expect(r.stdout.toString()).toBe('transferred\nclosed\n');
+    expect(r.timedOut).toBe(false);
+    expect(r.code).toBe(0);
   }, 40_000);
 });
