@@ -141,14 +141,18 @@ export interface Progress {
   received: number;
 }
 
-/** Writes `bytes` to `socket` in 64 KiB chunks with backpressure, then half-closes; hashes what it sent. */
-async function writeAll(
+/**
+ * Writes `bytes` to `socket` in 64 KiB chunks with backpressure, then half-closes; hashes what it sent.
+ * `firstChunk` picks where in the deterministic stream to start (different streams for different callers).
+ */
+export async function writeAll(
   socket: net.Socket,
   bytes: number,
   progress: Progress,
   hash: ReturnType<typeof createHash> | undefined,
+  firstChunk = 0,
 ): Promise<void> {
-  let index = 0;
+  let index = firstChunk;
   for (let off = 0; off < bytes; off += CHUNK) {
     if (socket.destroyed) throw closedError(socket, 'while sending');
     const chunk = chunkAt(index++, Math.min(CHUNK, bytes - off));

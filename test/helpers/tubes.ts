@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { connectTubes, LOOPBACK as LOOPBACK_OPTIONS } from '../../src/cli/remote.ts';
+import { writeAll } from '../../src/cli/workload.ts';
 import { type Signal, TubeRegistry, type TubeRegistryOptions } from '../../src/index.ts';
 
 export const LOOPBACK: TubeRegistryOptions = LOOPBACK_OPTIONS;
@@ -126,32 +127,10 @@ export async function pumpAndCollect(
     socket.on('error', reject);
   });
   done.catch(() => {}); // observed below; an error while still writing must not count as unhandled
-  let x = seed >>> 0 || 1;
-  const chunkSize = 64 * 1024;
-  for (let off = 0; off < bytes; off += chunkSize) {
-    const n = Math.min(chunkSize, bytes - off);
-    const chunk = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i += 4) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      chunk.writeUInt32LE(x >>> 0, Math.min(i, n - 4));
-    }
-    if (socket.destroyed || socket.writableEnded) break;
-    sent.update(chunk);
-    if (!socket.write(chunk)) {
-      await new Promise<void>((r) => {
-        const go = (): void => {
-          socket.off('drain', go);
-          socket.off('close', go);
-          r();
-        };
-        socket.on('drain', go);
-        socket.on('close', go);
-      });
-    }
-  }
-  if (!socket.destroyed) socket.end();
+  // The writer of the demo and benches (src/cli/workload.ts); `seed` picks a different stream per caller.
+  await writeAll(socket, bytes, { sent: 0, received: 0 }, sent, seed * 4099).catch((err: Error) => {
+    if (!socket.destroyed) throw err; // a socket closed under us ends the pump; `done` tells the caller
+  });
   await done;
   return { sentHash: sent.digest('hex'), receivedHash: got.digest('hex'), received };
 }
