@@ -8,7 +8,7 @@
  */
 import { Socket } from 'node:net';
 import { TubesError } from '../errors.ts';
-import { encodeFrame, FrameDecoder } from '../hotpath/index.ts';
+import { encodeFrame, FRAME_OVERHEAD, FrameDecoder } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
 import {
   type ConnectionCloseMessage,
@@ -152,7 +152,6 @@ export interface ChannelStats {
   peerCapabilities: number | undefined;
 }
 
-const FRAME_OVERHEAD = 17;
 const MAX_MESSAGE_CAP = 64 * 1024;
 
 export class Channel implements ConnectionHost {
@@ -168,7 +167,6 @@ export class Channel implements ConnectionHost {
   readonly #opts: ChannelOptions;
   readonly #connections = new Map<number, Connection>();
   readonly #callbacks = new Map<number, LocalConnectionCallbacks>();
-  readonly #closeExchanged = new Set<number>();
   readonly #startedAt = Date.now();
   #nextConnNo = 1;
   #preOpen: Buffer[] | undefined = [];
@@ -206,20 +204,12 @@ export class Channel implements ConnectionHost {
     });
   }
 
-  get isOpen(): boolean {
-    return this.#preOpen === undefined && !this.#ended;
-  }
-
   get ended(): boolean {
     return this.#ended;
   }
 
   get closeReason(): number | undefined {
     return this.#closeReason;
-  }
-
-  get connectionCount(): number {
-    return this.#connections.size;
   }
 
   stats(): ChannelStats {
@@ -262,8 +252,8 @@ export class Channel implements ConnectionHost {
 
   // ---- sending -------------------------------------------------------------------------------------
 
-  #sendFrame(connNo: number, payload: Uint8Array): void {
-    const frame = encodeFrame(connNo, payload);
+  /** Sends one encoded frame; until the data channel opens, frames wait in order. */
+  #transmit(frame: Buffer): void {
     if (this.#preOpen) {
       this.#preOpen.push(frame);
       return;
@@ -271,6 +261,10 @@ export class Channel implements ConnectionHost {
     if (this.#ended || !this.#port.send(frame)) return;
     this.#stats.messagesSent++;
     this.#stats.bytesSent += frame.length;
+  }
+
+  #sendFrame(connNo: number, payload: Uint8Array): void {
+    this.#transmit(encodeFrame(connNo, payload));
   }
 
   #control(payload: Uint8Array): void {
@@ -293,11 +287,7 @@ export class Channel implements ConnectionHost {
 
   /** ConnectionHost: a frame built in place by a direct read. */
   sendFrame(frame: Buffer): void {
-    if (this.#preOpen) this.#preOpen.push(frame);
-    else if (!this.#ended && this.#port.send(frame)) {
-      this.#stats.messagesSent++;
-      this.#stats.bytesSent += frame.length;
-    }
+    this.#transmit(frame);
     this.#checkCongestion();
   }
 
@@ -362,9 +352,9 @@ export class Channel implements ConnectionHost {
   }
 
   requestClose(conn: Connection, reason: number, message?: string): void {
-    if (!this.#closeExchanged.has(conn.connNo)) {
+    if (!conn.closeExchanged) {
       conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
-      this.#closeExchanged.add(conn.connNo);
+      conn.closeExchanged = true;
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
       this.#publishClose(conn.connNo, reason, message, 'local');
     }
@@ -373,7 +363,7 @@ export class Channel implements ConnectionHost {
 
   released(conn: Connection): void {
     if (this.#connections.get(conn.connNo) === conn) this.#connections.delete(conn.connNo);
-    if (!this.#closeExchanged.has(conn.connNo) && !this.#ended) {
+    if (!conn.closeExchanged && !this.#ended) {
       const reason =
         this.role === 'client' ? CloseConnectionReason.ConnectionLost : CloseConnectionReason.Normal;
       this.#control(
@@ -384,7 +374,6 @@ export class Channel implements ConnectionHost {
         ),
       );
     }
-    this.#closeExchanged.delete(conn.connNo);
     const cb = this.#callbacks.get(conn.connNo);
     this.#callbacks.delete(conn.connNo);
     cb?.failed?.(CloseConnectionReason.Normal, undefined);
@@ -612,7 +601,7 @@ export class Channel implements ConnectionHost {
     }
     const conn = this.#connections.get(connNo);
     if (!conn) return;
-    this.#closeExchanged.add(connNo);
+    conn.closeExchanged = true;
     this.#publishClose(connNo, reason, message, 'remote');
     const cb = this.#callbacks.get(connNo);
     this.#callbacks.delete(connNo);
@@ -637,12 +626,7 @@ export class Channel implements ConnectionHost {
     this.#preOpen = undefined;
     // Probe the peer's extensions first: an original peer echoes it, ours answers with its capabilities.
     if (this.#opts.extensions !== false) this.#control(encodePing(0, capabilityProbeBody()));
-    for (const frame of queued) {
-      if (this.#port.send(frame)) {
-        this.#stats.messagesSent++;
-        this.#stats.bytesSent += frame.length;
-      }
-    }
+    for (const frame of queued) this.#transmit(frame);
     for (const c of this.#connections.values()) c.setPaused(PauseReason.NotReady, false);
     this.#startKeepalive();
     this.#opts.onOpen();
@@ -689,7 +673,7 @@ export class Channel implements ConnectionHost {
     for (const conn of [...this.#connections.values()]) {
       if (sendClose) this.requestClose(conn, CloseConnectionReason.Normal);
       else {
-        this.#closeExchanged.add(conn.connNo);
+        conn.closeExchanged = true;
         conn.beforeClose(CloseConnectionReason.Normal, false);
         conn.shutdown();
       }

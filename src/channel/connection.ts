@@ -80,6 +80,8 @@ export class Connection {
   #pause = 0;
   #askedPeerToPause = false;
   #endTimer: NodeJS.Timeout | undefined;
+  /** CloseConnection for this connection was sent or received: never send (another) one. */
+  closeExchanged = false;
   /** Aborted when the connection closes before its open completed (an opener should give up then). */
   readonly openAbort = new AbortController();
   #filter: InboundFilter | undefined;
