@@ -119,6 +119,11 @@ describe('tube behaviour', () => {
     expect(decodeSdpBase64(offer)).toMatch(/a=candidate:/);
     const r = await pumpAndCollect(await connect(pair.listenAddr as string), 256 * 1024);
     expect(r.receivedHash).toBe(r.sentHash);
+    const stats = await pair.server.getConnectionStats(pair.serverTube);
+    expect(stats.bytes_sent).toBeGreaterThan(256 * 1024);
+    expect(stats.bytes_received).toBeGreaterThan(256 * 1024);
+    expect(stats.rtt_ms).toBeGreaterThan(0);
+    expect(stats.packet_loss_rate).toBe(0);
   });
 
   it('an IPv6 listener reports [::1]:port and works', async () => {

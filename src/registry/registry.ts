@@ -292,7 +292,11 @@ export class TubeRegistry {
     return this.#admission.report();
   }
 
-  /** `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube's peer connection. */
+  /**
+   * `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube: RTT of the nominated ICE pair,
+   * data-channel bytes of all its channels. `packet_loss_rate` is 0: werift exposes no loss figure for data
+   * channels (SCTP retransmits; the original reported 0 for data-only sessions too).
+   */
   async getConnectionStats(tubeId: string): Promise<{
     packet_loss_rate: number;
     rtt_ms: number | null;
@@ -300,7 +304,7 @@ export class TubeRegistry {
     bytes_received: number;
   }> {
     const tube = this.#tube(tubeId);
-    const s = await tube.peerStats();
+    const s = await tube.connectionStats();
     return {
       packet_loss_rate: 0,
       rtt_ms: s.rttMs ?? null,

@@ -276,8 +276,19 @@ export class Tube {
     return encodeSdpBase64(sdp);
   }
 
-  peerStats(): ReturnType<Peer['stats']> {
-    return this.#peer.stats();
+  /**
+   * RTT from werift's candidate-pair stats; bytes from our own channel counters (werift's transport stats
+   * carry none for data-only sessions).
+   */
+  async connectionStats(): Promise<{ rttMs: number | undefined; bytesSent: number; bytesReceived: number }> {
+    let bytesSent = 0;
+    let bytesReceived = 0;
+    for (const { channel } of this.#channels.values()) {
+      const s = channel.stats();
+      bytesSent += s.bytesSent;
+      bytesReceived += s.bytesReceived;
+    }
+    return { rttMs: await this.#peer.rttMs(), bytesSent, bytesReceived };
   }
 
   #peerState(state: PeerConnectionState): void {

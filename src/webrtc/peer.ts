@@ -342,10 +342,8 @@ export class Peer {
   }
 
   /** RTT of the selected candidate pair in ms, when werift knows it. */
-  async stats(): Promise<{ rttMs: number | undefined; bytesSent: number; bytesReceived: number }> {
-    let rttMs: number | undefined;
-    let bytesSent = 0;
-    let bytesReceived = 0;
+  /** RTT of the nominated candidate pair in ms, when werift knows it. */
+  async rttMs(): Promise<number | undefined> {
     try {
       const report = await this.#pc.getStats();
       for (const s of report.values() as Iterable<Record<string, unknown>>) {
@@ -354,17 +352,13 @@ export class Peer {
           s['nominated'] &&
           typeof s['currentRoundTripTime'] === 'number'
         ) {
-          rttMs = (s['currentRoundTripTime'] as number) * 1000;
-        }
-        if (s['type'] === 'transport') {
-          bytesSent += Number(s['bytesSent'] ?? 0);
-          bytesReceived += Number(s['bytesReceived'] ?? 0);
+          return (s['currentRoundTripTime'] as number) * 1000;
         }
       }
     } catch {
       // stats are best effort
     }
-    return { rttMs, bytesSent, bytesReceived };
+    return undefined;
   }
 
   async close(): Promise<void> {
