@@ -42,6 +42,11 @@ export interface RemoteHarnessOptions {
   stderr?: 'pipe' | 'inherit';
   /** stop(): how long the child may take to clean up before it is killed (default 5 s). */
   stopTimeoutMs?: number;
+  /**
+   * Run the child under this command prefix, e.g. `['ip', 'netns', 'exec', 'ns1']` (the prefix must exec the
+   * program so that `pid` and `kill` reach the child itself).
+   */
+  wrap?: string[];
 }
 
 interface Pending {
@@ -80,7 +85,8 @@ export class RemoteRegistry {
     const entry = childEntry();
     const flags = [...(harness.execArgv ?? [])];
     if (entry.endsWith('.ts') && !process.features.typescript) flags.push('--experimental-strip-types');
-    this.#child = spawn(process.execPath, [...flags, entry, JSON.stringify(init)], {
+    const [cmd, ...prefixArgs] = [...(harness.wrap ?? []), process.execPath];
+    this.#child = spawn(cmd as string, [...prefixArgs, ...flags, entry, JSON.stringify(init)], {
       stdio: ['pipe', 'pipe', harness.stderr ?? 'pipe'],
       env: harness.env ?? process.env,
     });
