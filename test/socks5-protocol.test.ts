@@ -21,7 +21,7 @@ import {
   Socks5ServerHandshake,
   type Socks5ServerOptions,
   socksReplyForClose,
-} from '../src/protocol/socks5.ts';
+} from '../src/protocol/socks5/index.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
