@@ -13,7 +13,12 @@ import {
   readCapabilityPong,
   readKeepalive,
 } from '../src/protocol/capabilities.ts';
-import { CloseConnectionReason, closeReasonInfo, closeReasonJson } from '../src/protocol/close-reason.ts';
+import {
+  CloseConnectionReason,
+  closeReasonInfo,
+  closeReasonJson,
+  isKnownCloseReason,
+} from '../src/protocol/close-reason.ts';
 import {
   encodeCloseConnection,
   encodeConnectionOpened,
@@ -196,5 +201,43 @@ describe('close reasons', () => {
     expect(closeReasonInfo(3).name).toBe('Unknown');
     expect(closeReasonInfo(200).code).toBe(6);
     expect(closeReasonInfo(9)).toMatchObject({ isRetryable: true, message: 'connection lost' });
+  });
+
+  it('CloseConnectionReason (public API) keeps its names, codes, order and literal types', () => {
+    const published = {
+      Normal: 0,
+      Error: 1,
+      Timeout: 2,
+      ServerRefuse: 4,
+      Client: 5,
+      Unknown: 6,
+      InvalidInstruction: 7,
+      GuacdRefuse: 8,
+      ConnectionLost: 9,
+      ConnectionFailed: 10,
+      TunnelClosed: 11,
+      AdminClosed: 12,
+      ErrorRecording: 13,
+      GuacdError: 14,
+      AIClosed: 15,
+      AddressResolutionFailed: 16,
+      DecryptionFailed: 17,
+      ConfigurationError: 18,
+      ProtocolError: 19,
+      UpstreamClosed: 20,
+      ProxyError: 21,
+      HandlerError: 22,
+      SecurityThreat: 23,
+    } as const;
+    type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+    const sameType: Same<typeof CloseConnectionReason, typeof published> = true;
+    expect(sameType).toBe(true);
+    expect(Object.entries(CloseConnectionReason)).toEqual(Object.entries(published));
+    for (const [name, code] of Object.entries(published)) {
+      expect(closeReasonInfo(code).name).toBe(name);
+      expect(isKnownCloseReason(code)).toBe(true);
+    }
+    expect(isKnownCloseReason(3)).toBe(false);
+    expect(isKnownCloseReason(24)).toBe(false);
   });
 });

@@ -9,7 +9,7 @@ import {
   type ResolveResult,
 } from '../src/channel/netcheck.ts';
 import { ErrorCode } from '../src/errors.ts';
-import { socksReplyForClose } from '../src/protocol/socks5.ts';
+import { socksReplyForClose } from '../src/protocol/socks5/index.ts';
 
 /** A fake resolver: name → addresses; unknown names fail like getaddrinfo. */
 function fakeDns(table: Record<string, string[]>): LookupFn & { calls: string[] } {

@@ -1,6 +1,10 @@
+import net from 'node:net';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { dial } from '../src/channel/dial.ts';
 import { ErrorCode, isTubesError } from '../src/errors.ts';
+import { CloseConnectionReason } from '../src/protocol/close-reason.ts';
+import { decodeAddress } from '../src/protocol/socks5/codec.ts';
 import {
   decodeOpenConnectionTail,
   decodeSocks5UdpPacket,
@@ -13,6 +17,7 @@ import {
   encodeRequest,
   encodeSocks5UdpPacket,
   encodeUdpRelayDatagram,
+  gatewayRefusal,
   MAX_TAIL_HOST_BYTES,
   MAX_UDP_RELAY_DATA,
   type Socks5Action,
@@ -20,8 +25,9 @@ import {
   Socks5Reply,
   Socks5ServerHandshake,
   type Socks5ServerOptions,
+  type SocksRefusal,
   socksReplyForClose,
-} from '../src/protocol/socks5.ts';
+} from '../src/protocol/socks5/index.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -427,6 +433,177 @@ describe('CloseConnection → SOCKS reply code', () => {
   ];
   it.each(cases)('reason %s, %s → %s', (reason, message, expected) => {
     expect(socksReplyForClose(reason, message)).toBe(expected);
+  });
+});
+
+describe('the texts the gateway writes → the SOCKS reply each is meant for', () => {
+  /** The errors the opener passes on: every cut of a valid tail short of a whole one, and the fixtures above. */
+  const tailErrors = (): Error[] => {
+    const bad = [
+      // 0.0.0.0:0 UDP ASSOCIATE is 14 bytes; cut at 13 it is a whole CONNECT tail
+      ...Array.from({ length: 13 }, (_, i) => hex(`00000007${ascii('0.0.0.0')}000003`).subarray(0, i)),
+      hex(`${(MAX_TAIL_HOST_BYTES + 1).toString(16).padStart(8, '0')}`),
+      hex('00000002 c328 0050'),
+      hex('00000002 610a 0050'),
+      hex('00000001 61 0050 0203'),
+      hex('00000001 61 0050 02'),
+    ];
+    return bad.map((tail) => {
+      try {
+        decodeOpenConnectionTail(tail);
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error(`tail ${toHex(tail)} decoded`);
+    });
+  };
+
+  // One entry per gatewayRefusal constructor (the type makes a new constructor need one): the reply it is
+  // meant to produce and arguments to build its text with.
+  type Samples = {
+    [K in keyof typeof gatewayRefusal]: {
+      reply: Socks5Reply;
+      args: Parameters<(typeof gatewayRefusal)[K]>[];
+    };
+  };
+  const samples: Samples = {
+    notSocksMode: { reply: Socks5Reply.GENERAL_FAILURE, args: [[]] },
+    badTail: { reply: Socks5Reply.GENERAL_FAILURE, args: tailErrors().map((e) => [e]) },
+    portNotAllowed: { reply: Socks5Reply.NOT_ALLOWED, args: [[0], [21], [65535]] },
+    destinationNotAllowed: {
+      reply: Socks5Reply.NOT_ALLOWED,
+      args: [['10.0.0.1'], ['evil.test'], ['127.1'], ['::1'], ['refused.test'], ['timeout.test']],
+    },
+    resolutionFailed: {
+      reply: Socks5Reply.HOST_UNREACHABLE,
+      args: [
+        ['nowhere.test', 'ENOTFOUND'],
+        ['slow.test', 'ETIMEOUT'],
+        ['empty.test', 'ENODATA'],
+        ['refused.test', 'ESERVFAIL'],
+      ],
+    },
+  };
+
+  it.each(Object.keys(samples) as (keyof Samples)[])('%s', (kind) => {
+    const build = gatewayRefusal[kind] as (...args: unknown[]) => SocksRefusal;
+    const { reply, args } = samples[kind];
+    expect(args.length).toBeGreaterThan(0);
+    for (const a of args) {
+      const refusal = build(...a);
+      expect(refusal.reply, refusal.message).toBe(reply);
+      expect(socksReplyForClose(refusal.reason, refusal.message), refusal.message).toBe(reply);
+    }
+  });
+
+  it('reason codes of the refusals', () => {
+    expect(gatewayRefusal.notSocksMode().reason).toBe(CloseConnectionReason.ConnectionFailed);
+    expect(gatewayRefusal.portNotAllowed(1).reason).toBe(CloseConnectionReason.ConnectionFailed);
+    expect(gatewayRefusal.destinationNotAllowed('a').reason).toBe(CloseConnectionReason.ConnectionFailed);
+    expect(gatewayRefusal.resolutionFailed('a.test', 'ENOTFOUND').reason).toBe(
+      CloseConnectionReason.AddressResolutionFailed,
+    );
+    expect(gatewayRefusal.badTail(new Error('x')).reason).toBe(CloseConnectionReason.ProtocolError);
+  });
+
+  it("a refused dial's own error text (passed on as it is) → 05 connection refused", async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    const err = await new Promise<Error>((resolve) => dial('127.0.0.1', port, 5_000).once('error', resolve));
+    expect(err.message).toMatch(/ECONNREFUSED/);
+    expect(socksReplyForClose(CloseConnectionReason.ConnectionFailed, err.message)).toBe(
+      Socks5Reply.CONNECTION_REFUSED,
+    );
+  });
+});
+
+describe('cut at every offset: the whole-message decoders', () => {
+  it('ATYP ADDR PORT: null until the port is complete, anywhere in a buffer', () => {
+    for (const [h, host, port] of [
+      ['01 7f000001 0050', '127.0.0.1', 80],
+      [`04 20010db8000000000000000000000001 01bb`, '2001:db8::1', 443],
+      [`03 0b ${ascii('example.com')} 0050`, 'example.com', 80],
+    ] as const) {
+      const whole = hex(h);
+      for (let i = 0; i < whole.length; i++)
+        expect(decodeAddress(whole.subarray(0, i), 0), `${h} cut at ${i}`).toBeNull();
+      for (let k = 0; k < 4; k++) {
+        const buf = new Uint8Array(k + whole.length + 2).fill(0xee);
+        buf.set(whole, k);
+        expect(decodeAddress(buf, k)).toEqual({ atyp: whole[0], host, port, end: k + whole.length });
+      }
+    }
+    expect(() => decodeAddress(hex('05 7f000001 0050'), 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.SOCKS_UNSUPPORTED }),
+    );
+    expect(() => decodeAddress(hex('03 00 0050'), 0)).toThrow(
+      expect.objectContaining({ code: ErrorCode.SOCKS_MALFORMED }),
+    );
+  });
+
+  it.each([
+    `0000000b${ascii('example.com')}0050`,
+    `00000007${ascii('0.0.0.0')}000003`,
+    `0000000b${ascii('2001:db8::1')}0016 01`,
+    '00000000ffff',
+  ])('OpenConnection tail %s', (h) => {
+    const whole = hex(h);
+    const expected = decodeOpenConnectionTail(whole);
+    const bare = 6 + Buffer.from(whole).readUInt32BE(0); // length without the extension byte
+    for (let i = 0; i < whole.length; i++) {
+      const cut = whole.subarray(0, i);
+      if (i === bare) expect(decodeOpenConnectionTail(cut)).toEqual({ ...expected, command: 1 });
+      else
+        expect(() => decodeOpenConnectionTail(cut), `cut at ${i}`).toThrow(
+          expect.objectContaining({ code: ErrorCode.SOCKS_MALFORMED }),
+        );
+    }
+    for (let k = 0; k < 8; k++) {
+      const buf = new Uint8Array(k + whole.length + 3).fill(0xee);
+      buf.set(whole, k);
+      expect(decodeOpenConnectionTail(buf.subarray(k, k + whole.length))).toEqual(expected);
+    }
+  });
+
+  it('UDP relay records: whole records before a cut at a boundary, an error anywhere else', () => {
+    const records = [
+      { host: '10.1.2.3', port: 9, data: hex('0102') },
+      { host: '2001:db8::5', port: 65535, data: new Uint8Array(0) },
+      { host: 'x.test', port: 1, data: hex('ff') },
+    ];
+    const encoded = records.map(encodeUdpRelayDatagram);
+    const payload = Buffer.concat(encoded);
+    const boundaries = encoded.map((_, n) => encoded.slice(0, n + 1).reduce((sum, r) => sum + r.length, 0));
+    const plain = (ds: { host: string; port: number; data: Uint8Array }[]) =>
+      ds.map((d) => ({ host: d.host, port: d.port, data: toHex(d.data) }));
+    for (let i = 0; i <= payload.length; i++) {
+      const cut = payload.subarray(0, i);
+      const n = boundaries.indexOf(i);
+      if (n >= 0) expect(plain(decodeUdpRelayDatagrams(cut))).toEqual(plain(records.slice(0, n + 1)));
+      else
+        expect(() => decodeUdpRelayDatagrams(cut), `cut at ${i}`).toThrow(
+          expect.objectContaining({ code: ErrorCode.SOCKS_MALFORMED }),
+        );
+    }
+  });
+
+  it('RFC 1928 §7 datagram header: an error until the address is complete, then the rest is data', () => {
+    for (const host of ['127.0.0.1', '2001:db8::7', 'dns.test']) {
+      const packet = encodeSocks5UdpPacket(host, 53, hex('beef'));
+      const dataAt = packet.length - 2;
+      for (let i = 0; i <= packet.length; i++) {
+        const cut = packet.subarray(0, i);
+        if (i >= dataAt) {
+          expect(decodeSocks5UdpPacket(cut)).toMatchObject({ frag: 0, host, port: 53 });
+          expect(toHex(decodeSocks5UdpPacket(cut).data)).toBe(toHex(packet.subarray(dataAt, i)));
+        } else
+          expect(() => decodeSocks5UdpPacket(cut), `${host} cut at ${i}`).toThrow(
+            expect.objectContaining({ code: ErrorCode.SOCKS_MALFORMED }),
+          );
+      }
+    }
   });
 });
 

@@ -19,11 +19,7 @@ import { lookup as dnsLookup } from 'node:dns/promises';
 import { BlockList, isIPv6 } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { ErrorCode, TubesError } from '../errors.ts';
-import { Socks5Reply } from '../protocol/socks5.ts';
-
-/** CloseConnection reason codes used for refusals (original-behaviour §2.2). */
-const REASON_CONNECTION_FAILED = 10;
-const REASON_ADDRESS_RESOLUTION_FAILED = 16;
+import { gatewayRefusal, type SocksRefusal } from '../protocol/socks5/reply-policy.ts';
 
 export interface LookupAddress {
   readonly address: string;
@@ -48,7 +44,7 @@ export interface NetworkCheckerOptions {
 
 export type ResolveResult =
   | { readonly ok: true; readonly address: string; readonly family: 4 | 6 }
-  | { readonly ok: false; readonly reply: Socks5Reply; readonly reason: number; readonly message: string };
+  | ({ readonly ok: false } & SocksRefusal);
 
 export type CanonicalHost =
   | { readonly kind: 'ip'; readonly address: string; readonly family: 4 | 6 }
@@ -279,20 +275,8 @@ export class NetworkChecker {
    * passed the check: connect to exactly that address.
    */
   async resolveAllowed(host: string, port: number, opts: { lookup?: LookupFn } = {}): Promise<ResolveResult> {
-    if (!this.isPortAllowed(port)) {
-      return {
-        ok: false,
-        reply: Socks5Reply.NOT_ALLOWED,
-        reason: REASON_CONNECTION_FAILED,
-        message: `SOCKS5 port ${port} not allowed`,
-      };
-    }
-    const denied: ResolveResult = {
-      ok: false,
-      reply: Socks5Reply.NOT_ALLOWED,
-      reason: REASON_CONNECTION_FAILED,
-      message: `SOCKS5 destination ${host} not allowed or unresolvable`,
-    };
+    if (!this.isPortAllowed(port)) return { ok: false, ...gatewayRefusal.portNotAllowed(port) };
+    const denied: ResolveResult = { ok: false, ...gatewayRefusal.destinationNotAllowed(host) };
     const c = canonicalizeHost(host);
     if (c.kind === 'invalid') return denied;
     if (c.kind === 'ip') {
@@ -309,12 +293,7 @@ export class NetworkChecker {
       addresses = await this.#resolve(c.name, opts.lookup);
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      return {
-        ok: false,
-        reply: Socks5Reply.HOST_UNREACHABLE,
-        reason: REASON_ADDRESS_RESOLUTION_FAILED,
-        message: `DNS lookup failed for SOCKS5 destination ${c.name}: ${e?.code ?? e?.message ?? String(err)}`,
-      };
+      return { ok: false, ...gatewayRefusal.resolutionFailed(c.name, e?.code ?? e?.message ?? String(err)) };
     }
     const chosen = byName ? addresses[0] : addresses.find((a) => this.isAddressAllowed(a.address, a.family));
     return chosen ? { ok: true, address: chosen.address, family: chosen.family } : denied;

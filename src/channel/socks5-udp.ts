@@ -12,7 +12,7 @@ import {
   decodeUdpRelayDatagrams,
   encodeSocks5UdpPacket,
   encodeUdpRelayDatagram,
-} from '../protocol/socks5.ts';
+} from '../protocol/socks5/udp.ts';
 import type { NetworkChecker } from './netcheck.ts';
 
 /** Datagrams waiting to be read past this many bytes are dropped (the channel is congested). */

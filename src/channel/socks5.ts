@@ -5,18 +5,19 @@
  */
 
 import type { Socket } from 'node:net';
-import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import {
   decodeOpenConnectionTail,
   encodeOpenConnectionTail,
   encodeReply,
+  gatewayRefusal,
   SOCKS5_HANDSHAKE_TIMEOUT_MS,
   Socks5Command,
   type Socks5Credentials,
   Socks5Reply,
   Socks5ServerHandshake,
+  type SocksRefusal,
   socksReplyForClose,
-} from '../protocol/socks5.ts';
+} from '../protocol/socks5/index.ts';
 import type { ParsedSettings } from '../registry/settings.ts';
 import type { Channel, Opener, OpenFailure } from './channel.ts';
 import { dial } from './dial.ts';
@@ -157,9 +158,9 @@ async function associate(
   );
 }
 
-function failure(reason: number, message: string): OpenFailure {
-  const err: OpenFailure = new Error(message);
-  err.closeReason = reason;
+function failure(refusal: SocksRefusal): OpenFailure {
+  const err: OpenFailure = new Error(refusal.message);
+  err.closeReason = refusal.reason;
   return err;
 }
 
@@ -169,22 +170,17 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
     settings.raw as { allowed_hosts?: unknown; allowed_ports?: unknown },
   );
   return async (conn, tail, ctx) => {
-    if (!checker) {
-      throw failure(
-        CloseConnectionReason.ConnectionFailed,
-        'SOCKS5 OpenConnection not supported in this mode',
-      );
-    }
+    if (!checker) throw failure(gatewayRefusal.notSocksMode());
     let destination: { host: string; port: number; command: number };
     try {
       destination = decodeOpenConnectionTail(tail);
     } catch (err) {
-      throw failure(CloseConnectionReason.ProtocolError, (err as Error).message);
+      throw failure(gatewayRefusal.badTail(err as Error));
     }
     if (destination.command === Socks5Command.UDP_ASSOCIATE)
       return { socket: new GatewayUdpRelay(checker, ctx.maxPayload) };
     const verdict = await checker.resolveAllowed(destination.host, destination.port);
-    if (!verdict.ok) throw failure(verdict.reason, verdict.message);
+    if (!verdict.ok) throw failure(verdict);
     return dial(verdict.address, destination.port, connectTimeoutMs, {
       family: verdict.family,
       onread: conn.directRead(),

@@ -1,6 +1,9 @@
 /**
  * CloseConnection reasons: one byte on the wire (original-behaviour §2.2). Code 3 is unassigned,
  * unknown codes read as Unknown (6), a missing byte reads as Normal (0).
+ *
+ * Every reason is listed once, in `REASONS`; `CloseConnectionReason` and the info lookup are derived
+ * from it. Code anywhere else names a reason as `CloseConnectionReason.<Name>`, never by its number.
  */
 export interface CloseReasonInfo {
   readonly code: number;
@@ -10,67 +13,48 @@ export interface CloseReasonInfo {
   readonly isRetryable: boolean;
 }
 
-const table: ReadonlyArray<readonly [number, string, string, boolean, boolean]> = [
-  [0, 'Normal', 'connection closed normally', false, false],
-  [1, 'Error', 'connection error', true, false],
-  [2, 'Timeout', 'connection timeout', false, true],
-  [4, 'ServerRefuse', 'server refused connection', false, true],
-  [5, 'Client', 'client closed connection', false, false],
-  [6, 'Unknown', 'unknown error', false, false],
-  [7, 'InvalidInstruction', 'invalid instruction', false, false],
-  [8, 'GuacdRefuse', 'guacd refused connection', false, false],
-  [9, 'ConnectionLost', 'connection lost', false, true],
-  [10, 'ConnectionFailed', 'connection failed', false, true],
-  [11, 'TunnelClosed', 'tunnel closed', false, false],
-  [12, 'AdminClosed', 'administrator closed connection', false, false],
-  [13, 'ErrorRecording', 'error recording session', true, false],
-  [14, 'GuacdError', 'guacd protocol error', true, false],
-  [15, 'AIClosed', 'AI closed connection', false, false],
-  [16, 'AddressResolutionFailed', 'address resolution failed', false, true],
-  [17, 'DecryptionFailed', 'decryption failed', true, false],
-  [18, 'ConfigurationError', 'configuration error', true, false],
-  [19, 'ProtocolError', 'protocol error', true, false],
-  [20, 'UpstreamClosed', 'upstream connection closed', false, false],
-  [21, 'ProxyError', 'database proxy error', true, false],
-  [22, 'HandlerError', 'protocol handler error', false, false],
-  [23, 'SecurityThreat', 'security threat detected', false, false],
-];
+/** name → [code, message, isCritical, isRetryable], in code order. */
+const REASONS = {
+  Normal: [0, 'connection closed normally', false, false],
+  Error: [1, 'connection error', true, false],
+  Timeout: [2, 'connection timeout', false, true],
+  ServerRefuse: [4, 'server refused connection', false, true],
+  Client: [5, 'client closed connection', false, false],
+  Unknown: [6, 'unknown error', false, false],
+  InvalidInstruction: [7, 'invalid instruction', false, false],
+  GuacdRefuse: [8, 'guacd refused connection', false, false],
+  ConnectionLost: [9, 'connection lost', false, true],
+  ConnectionFailed: [10, 'connection failed', false, true],
+  TunnelClosed: [11, 'tunnel closed', false, false],
+  AdminClosed: [12, 'administrator closed connection', false, false],
+  ErrorRecording: [13, 'error recording session', true, false],
+  GuacdError: [14, 'guacd protocol error', true, false],
+  AIClosed: [15, 'AI closed connection', false, false],
+  AddressResolutionFailed: [16, 'address resolution failed', false, true],
+  DecryptionFailed: [17, 'decryption failed', true, false],
+  ConfigurationError: [18, 'configuration error', true, false],
+  ProtocolError: [19, 'protocol error', true, false],
+  UpstreamClosed: [20, 'upstream connection closed', false, false],
+  ProxyError: [21, 'database proxy error', true, false],
+  HandlerError: [22, 'protocol handler error', false, false],
+  SecurityThreat: [23, 'security threat detected', false, false],
+} as const satisfies Record<string, readonly [number, string, boolean, boolean]>;
+
+type ReasonName = keyof typeof REASONS;
+
+/** Reason codes by name, e.g. `CloseConnectionReason.AIClosed === 15`. */
+export const CloseConnectionReason = Object.fromEntries(
+  Object.entries(REASONS).map(([name, [code]]) => [name, code]),
+) as { readonly [Name in ReasonName]: (typeof REASONS)[Name][0] };
+
+export type CloseConnectionReason = (typeof CloseConnectionReason)[keyof typeof CloseConnectionReason];
 
 const byCode = new Map<number, CloseReasonInfo>(
-  table.map(([code, name, message, isCritical, isRetryable]) => [
+  Object.entries(REASONS).map(([name, [code, message, isCritical, isRetryable]]) => [
     code,
     Object.freeze({ code, name, message, isCritical, isRetryable }),
   ]),
 );
-
-/** Reason codes by name, e.g. `CloseConnectionReason.AIClosed === 15`. */
-export const CloseConnectionReason = {
-  Normal: 0,
-  Error: 1,
-  Timeout: 2,
-  ServerRefuse: 4,
-  Client: 5,
-  Unknown: 6,
-  InvalidInstruction: 7,
-  GuacdRefuse: 8,
-  ConnectionLost: 9,
-  ConnectionFailed: 10,
-  TunnelClosed: 11,
-  AdminClosed: 12,
-  ErrorRecording: 13,
-  GuacdError: 14,
-  AIClosed: 15,
-  AddressResolutionFailed: 16,
-  DecryptionFailed: 17,
-  ConfigurationError: 18,
-  ProtocolError: 19,
-  UpstreamClosed: 20,
-  ProxyError: 21,
-  HandlerError: 22,
-  SecurityThreat: 23,
-} as const;
-
-export type CloseConnectionReason = (typeof CloseConnectionReason)[keyof typeof CloseConnectionReason];
 
 /** Information about a reason code; unassigned or out-of-range codes read as Unknown (6), as the original. */
 export function closeReasonInfo(code: number): CloseReasonInfo {

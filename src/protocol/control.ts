@@ -4,6 +4,7 @@
  * input yields a TubesError value so a hostile peer cannot break the frame loop.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
+import { CloseConnectionReason } from './close-reason.ts';
 
 export const ControlCode = {
   Ping: 1,
@@ -153,7 +154,7 @@ export function parseControl(payload: Uint8Array): ControlMessage | TubesError {
     case ControlCode.CloseConnection: {
       if (n < 4) return malformed('CloseConnection', payload.length);
       const connNo = u32(payload, 2);
-      if (n < 5) return { type: 'close', connNo, reason: 0, message: undefined };
+      if (n < 5) return { type: 'close', connNo, reason: CloseConnectionReason.Normal, message: undefined };
       const reason = payload[6] as number;
       if (n < 7) return { type: 'close', connNo, reason, message: undefined };
       const len = ((payload[7] as number) << 8) | (payload[8] as number);
