@@ -496,6 +496,30 @@ describe('the texts the gateway writes → the SOCKS reply each is meant for', (
     }
   });
 
+  it("the client's host name never steers the reply (any host text, our own texts matched whole)", () => {
+    const hosts = fc.string({ minLength: 1, maxLength: 80 }).map((h) => h.replace(/\n/g, ' '));
+    const triggers = fc.constantFrom(
+      'forbidden.example',
+      'enetunreach.example',
+      'refused.test',
+      'timeout.test',
+      'x OpenConnection not supported in this mode',
+      'address type',
+      'command not supported',
+    );
+    fc.assert(
+      fc.property(fc.oneof(hosts, triggers), (host) => {
+        const denied = gatewayRefusal.destinationNotAllowed(host);
+        expect(socksReplyForClose(denied.reason, denied.message)).toBe(Socks5Reply.NOT_ALLOWED);
+        if (!host.includes(':')) {
+          const dns = gatewayRefusal.resolutionFailed(host, 'ENOTFOUND');
+          expect(socksReplyForClose(dns.reason, dns.message)).toBe(Socks5Reply.HOST_UNREACHABLE);
+        }
+      }),
+      { numRuns: 2_000 },
+    );
+  });
+
   it('reason codes of the refusals', () => {
     expect(gatewayRefusal.notSocksMode().reason).toBe(CloseConnectionReason.ConnectionFailed);
     expect(gatewayRefusal.portNotAllowed(1).reason).toBe(CloseConnectionReason.ConnectionFailed);

@@ -54,6 +54,18 @@ export const gatewayRefusal = {
   }),
 } as const;
 
+/**
+ * Our own refusal texts, matched whole before the general rules: they embed the client's host name, which
+ * must never steer the reply (a host named `forbidden.example` is still a DNS failure). One entry per
+ * `gatewayRefusal` constructor that embeds client text.
+ */
+const OWN_TEXTS: ReadonlyArray<readonly [RegExp, Socks5Reply]> = [
+  [/^SOCKS5 OpenConnection not supported in this mode$/, Socks5Reply.GENERAL_FAILURE],
+  [/^SOCKS5 port \d+ not allowed$/, Socks5Reply.NOT_ALLOWED],
+  [/^SOCKS5 destination [\s\S]* not allowed or unresolvable$/, Socks5Reply.NOT_ALLOWED],
+  [/^DNS lookup failed for SOCKS5 destination [^:]*: /, Socks5Reply.HOST_UNREACHABLE],
+];
+
 /** Text rules, first match wins. */
 const MESSAGE_RULES: ReadonlyArray<readonly [RegExp, Socks5Reply]> = [
   [/OpenConnection not supported in this mode/i, Socks5Reply.GENERAL_FAILURE],
@@ -84,6 +96,7 @@ const REASON_REPLIES: ReadonlyMap<number, Socks5Reply> = new Map([
  */
 export function socksReplyForClose(reason: number | undefined, message?: string): Socks5Reply {
   if (message) {
+    for (const [pattern, reply] of OWN_TEXTS) if (pattern.test(message)) return reply;
     for (const [pattern, reply] of MESSAGE_RULES) if (pattern.test(message)) return reply;
   }
   return (reason === undefined ? undefined : REASON_REPLIES.get(reason)) ?? Socks5Reply.GENERAL_FAILURE;
