@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 /** The `tubes` command line. */
 import { parseArgs } from 'node:util';
+import { positiveInt, UsageError } from './cli-common.ts';
+import { connect } from './connect.ts';
 import { type DemoProgress, type DemoResult, newProgress, runDemo } from './demo.ts';
+import { gateway } from './gateway.ts';
 import { formatBytes, parseBytes } from './workload.ts';
 
 const HELP = `Usage: tubes <command> [options]
 
 Commands:
   demo      Tunnel a TCP transfer and an echo RTT probe through two local tubes (loopback only)
+  gateway   Answer tubes for one service (TCP target, SOCKS5, guacd), signalling over HTTP or stdio
+  connect   Open a tube to a gateway and listen locally (TCP or SOCKS5)
 
 Options:
   -h, --help  Show help (also: tubes <command> --help)
@@ -28,16 +33,6 @@ Options:
   --json             Print one JSON object instead of text
   -h, --help         Show this help
 `;
-
-class UsageError extends Error {}
-
-function positiveInt(name: string, value: string | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1)
-    throw new UsageError(`--${name} must be a positive integer, got ${value}`);
-  return n;
-}
 
 function statusLine(p: DemoProgress, total: number): string {
   if (p.phase === 'connecting') return 'connecting tubes…';
@@ -130,12 +125,15 @@ async function main(argv: string[]): Promise<number> {
       return command === undefined ? 2 : 0;
     }
     if (command === 'demo') return await demo(rest);
+    if (command === 'gateway') return await gateway(rest);
+    if (command === 'connect') return await connect(rest);
     throw new UsageError(`Unknown command: ${command}`);
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`tubes: ${(err as Error).message}\n`);
     if (usage) {
-      process.stderr.write(`Run "tubes ${command === 'demo' ? 'demo ' : ''}--help" for usage.\n`);
+      const sub = command === 'demo' || command === 'gateway' || command === 'connect' ? `${command} ` : '';
+      process.stderr.write(`Run "tubes ${sub}--help" for usage.\n`);
       return 2;
     }
     return 1;
