@@ -7,7 +7,6 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SignallingClient } from '../src/cli/signalling-client.ts';
 import { SignallingServer } from '../src/cli/signalling-server.ts';
@@ -15,10 +14,8 @@ import { decodeToken, encodeToken } from '../src/cli/stdio-token.ts';
 import { silentLogger } from '../src/log.ts';
 import { TubeRegistry } from '../src/registry/registry.ts';
 import { encodeSdpBase64 } from '../src/webrtc/sdp.ts';
+import { CLI, CLI_FLAGS, exitOf, lineOf } from './helpers/cli.ts';
 import { connect, echoServer, LOOPBACK, pumpAndCollect, waitFor } from './helpers/tubes.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/tubes.ts', import.meta.url));
-const FLAGS = process.features.typescript ? [] : ['--experimental-strip-types'];
 
 interface Raw {
   status: number;
@@ -235,41 +232,10 @@ describe('gateway HTTP signalling (in-process)', () => {
 });
 
 function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, [...FLAGS, CLI, ...args], {
+  return spawn(process.execPath, [...CLI_FLAGS, CLI, ...args], {
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });
-}
-
-/** The first stdout line matching `pattern` (rejects when the process exits first). */
-function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-    });
-    const timer = setTimeout(
-      () => reject(new Error(`no line ${pattern} within ${timeoutMs} ms: ${err}`)),
-      timeoutMs,
-    );
-    lines.on('line', (line) => {
-      const m = pattern.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before ${pattern}: ${err}`));
-    });
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((r) => child.once('exit', (code) => r(code)));
 }
 
 async function sha256Echo(addr: string, bytes: number): Promise<void> {

@@ -9,48 +9,16 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, CLI_FLAGS, exitOf, lineOf } from './helpers/cli.ts';
 import { createNetwork, type NetHost, type Network, netnsUnavailable } from './helpers/netns.ts';
 import { requireTools } from './helpers/peers.ts';
 
-const CLI = fileURLToPath(new URL('../src/cli/tubes.ts', import.meta.url));
 const HTTP_STATIC = fileURLToPath(new URL('../scripts/peers/http-static.mjs', import.meta.url));
-const FLAGS = process.features.typescript ? [] : ['--experimental-strip-types'];
 
 const skip = netnsUnavailable() ?? requireTools(['sshd', 'ssh', 'ssh-keygen', 'curl']);
 if (skip) console.warn(`\n######## SKIPPED two-machine CLI tests: ${skip}\n`);
-
-/** The first stdout line of `child` matching `pattern`. */
-function lineOf(child: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let err = '';
-    child.stderr?.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-    });
-    const timer = setTimeout(
-      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms: ${err}`)),
-      timeoutMs,
-    );
-    createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-      const m = pattern.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited (${code}) before ${pattern}: ${err}`));
-    });
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((r) => child.once('exit', (code) => r(code)));
-}
 
 describe.skipIf(skip)('two machines: tubes gateway ↔ tubes connect', () => {
   let net: Network;
@@ -102,7 +70,7 @@ describe.skipIf(skip)('two machines: tubes gateway ↔ tubes connect', () => {
   });
 
   function tubes(host: NetHost, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-    return net.spawn(host, process.execPath, [...FLAGS, CLI, ...args], {
+    return net.spawn(host, process.execPath, [...CLI_FLAGS, CLI, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...env },
     });
