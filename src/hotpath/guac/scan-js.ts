@@ -1,186 +1,45 @@
 /**
- * Plain-JS reference implementations of every hot path. The Wasm engines must produce identical results
- * (checked by the parity fuzz tests).
+ * JS reference of the Guacamole kernel (`scanInstructions` of assembly/guacamole.ts): same status codes,
+ * result layout and limits (engine/abi.ts), identical results (checked by the parity fuzz tests).
  */
 import { isAscii, isUtf8 } from 'node:buffer';
-import { FRAME_HEADER_SIZE, FRAME_TERMINATOR } from './constants.ts';
-import { corruptMessage, readU32, tooLargeMessage } from './frame-codec.ts';
-import type { FrameHandler, FrameSpanHandler } from './frame-decoder.ts';
-import { type FrameWalker, WALK_CORRUPT, WALK_TOO_LARGE, type WalkState } from './walker.ts';
+import {
+  GUAC_ELEMENT_BYTES,
+  GUAC_ELEMENT_TOO_LARGE,
+  GUAC_FULL,
+  GUAC_INSTRUCTION_BYTES,
+  GUAC_INSTRUCTION_TOO_LARGE,
+  GUAC_INVALID_UTF8,
+  GUAC_MALFORMED,
+  GUAC_MAX_ELEMENT_CODE_POINTS,
+  GUAC_MAX_ELEMENTS,
+  GUAC_MAX_LENGTH_DIGITS,
+  GUAC_OK,
+  GUAC_R_CONSUMED,
+  GUAC_R_ELEMENTS,
+  GUAC_R_ERROR_AT,
+  GUAC_R_HINT,
+  GUAC_R_INSTRUCTIONS,
+  GUAC_R_STATUS,
+  GUAC_RESULT_HEADER_BYTES,
+  GUAC_TOO_MANY_ELEMENTS,
+  slot,
+} from '../engine/abi.ts';
+import { sequenceAt, trailingPartial } from './utf8.ts';
 
-export function walkFramesJs(
-  chunk: Uint8Array,
-  pos: number,
-  maxPayload: number,
-  onFrame: FrameHandler,
-  state: WalkState,
-): number {
-  const len = chunk.length;
-  while (len - pos >= FRAME_HEADER_SIZE) {
-    const length = readU32(chunk, pos + 12);
-    if (length > maxPayload) {
-      state.message = tooLargeMessage(length, maxPayload, pos);
-      return WALK_TOO_LARGE;
-    }
-    const end = pos + FRAME_HEADER_SIZE + length;
-    if (end >= len) break;
-    const connNo = readU32(chunk, pos);
-    if (chunk[end] !== FRAME_TERMINATOR) {
-      state.message = corruptMessage(chunk[end]!, connNo, length, end);
-      return WALK_CORRUPT;
-    }
-    const payload = chunk.subarray(pos + FRAME_HEADER_SIZE, end);
-    pos = end + 1;
-    state.resume = pos;
-    onFrame(connNo, payload);
-  }
-  return pos;
-}
+/** The result layout of engine/abi.ts as u32 slot indexes (results are read through Uint32Arrays). */
+export const H_INSTRUCTIONS = slot(GUAC_R_INSTRUCTIONS);
+export const H_CONSUMED = slot(GUAC_R_CONSUMED);
+export const H_STATUS = slot(GUAC_R_STATUS);
+export const H_ELEMENTS = slot(GUAC_R_ELEMENTS);
+export const H_HINT = slot(GUAC_R_HINT);
+export const H_ERROR_AT = slot(GUAC_R_ERROR_AT);
+export const HEADER_SLOTS = slot(GUAC_RESULT_HEADER_BYTES);
+/** start, end, firstElement, elementCount */
+export const INSTRUCTION_SLOTS = slot(GUAC_INSTRUCTION_BYTES);
+/** valueStart, valueByteLength */
+export const ELEMENT_SLOTS = slot(GUAC_ELEMENT_BYTES);
 
-/**
- * Span walk: after this many frames in one chunk, the rest is read through a DataView (its creation costs
- * ~40 ns, saves ~1.5 ns per frame) when at least SPAN_DATAVIEW_MIN_MORE more frames of the size seen so far fit.
- */
-const SPAN_DATAVIEW_AFTER = 8;
-const SPAN_DATAVIEW_MIN_MORE = 32;
-
-/**
- * walkFramesJs without the payload view: the handler gets the chunk and the payload's byte range. No
- * allocation per frame; `state.resume` is set only if a handler throws (same value walkFramesJs leaves).
- */
-export function walkFrameSpansJs(
-  chunk: Uint8Array,
-  pos: number,
-  maxPayload: number,
-  onSpan: FrameSpanHandler,
-  state: WalkState,
-): number {
-  const len = chunk.length;
-  const first = pos;
-  try {
-    for (
-      let k = 0;
-      k < SPAN_DATAVIEW_AFTER || len - pos < ((pos - first) >>> 3) * SPAN_DATAVIEW_MIN_MORE;
-      k++
-    ) {
-      if (len - pos < FRAME_HEADER_SIZE) return pos;
-      const length = readU32(chunk, pos + 12);
-      if (length > maxPayload) {
-        state.message = tooLargeMessage(length, maxPayload, pos);
-        return WALK_TOO_LARGE;
-      }
-      const end = pos + FRAME_HEADER_SIZE + length;
-      if (end >= len) return pos;
-      const connNo = readU32(chunk, pos);
-      if (chunk[end] !== FRAME_TERMINATOR) {
-        state.message = corruptMessage(chunk[end]!, connNo, length, end);
-        return WALK_CORRUPT;
-      }
-      const start = pos + FRAME_HEADER_SIZE;
-      pos = end + 1;
-      onSpan(connNo, chunk, start, end);
-    }
-    if (len - pos < FRAME_HEADER_SIZE) return pos;
-    // many frames in this chunk: big-endian u32 reads through one DataView
-    const dv = new DataView(chunk.buffer, chunk.byteOffset, len);
-    while (len - pos >= FRAME_HEADER_SIZE) {
-      const length = dv.getUint32(pos + 12);
-      if (length > maxPayload) {
-        state.message = tooLargeMessage(length, maxPayload, pos);
-        return WALK_TOO_LARGE;
-      }
-      const end = pos + FRAME_HEADER_SIZE + length;
-      if (end >= len) break;
-      const connNo = dv.getUint32(pos);
-      if (chunk[end] !== FRAME_TERMINATOR) {
-        state.message = corruptMessage(chunk[end]!, connNo, length, end);
-        return WALK_CORRUPT;
-      }
-      const start = pos + FRAME_HEADER_SIZE;
-      pos = end + 1;
-      onSpan(connNo, chunk, start, end);
-    }
-  } catch (error) {
-    state.resume = pos; // the throwing handler's frame is consumed
-    throw error;
-  }
-  return pos;
-}
-
-export const jsFrameWalker: FrameWalker = { name: 'js', walk: walkFramesJs, walkSpans: walkFrameSpansJs };
-
-/** Number of Unicode code points in UTF-8 bytes (counts non-continuation bytes; assumes valid UTF-8). */
-export function countCodePointsJs(b: Uint8Array, start = 0, end = b.length): number {
-  let cont = 0;
-  for (let i = start; i < end; i++) cont += (b[i]! & 0xc0) === 0x80 ? 1 : 0;
-  return end - start - cont;
-}
-
-// ---------------------------------------------------------------------------------------------- UTF-8
-
-/** Length of the valid UTF-8 sequence at p (1..4), 0 if invalid, -1 if truncated by `end`. */
-function sequenceAt(b: Uint8Array, p: number, end: number): number {
-  const b0 = b[p]!;
-  if (b0 < 0x80) return 1;
-  let need: number;
-  let lo = 0x80;
-  let hi = 0xbf;
-  if (b0 < 0xc2) return 0;
-  if (b0 < 0xe0) need = 1;
-  else if (b0 < 0xf0) {
-    need = 2;
-    if (b0 === 0xe0) lo = 0xa0;
-    else if (b0 === 0xed) hi = 0x9f;
-  } else if (b0 < 0xf5) {
-    need = 3;
-    if (b0 === 0xf0) lo = 0x90;
-    else if (b0 === 0xf4) hi = 0x8f;
-  } else return 0;
-  if (p + 1 >= end) return -1;
-  const b1 = b[p + 1]!;
-  if (b1 < lo || b1 > hi) return 0;
-  for (let k = 2; k <= need; k++) {
-    if (p + k >= end) return -1;
-    if ((b[p + k]! & 0xc0) !== 0x80) return 0;
-  }
-  return need + 1;
-}
-
-/** Start of a trailing sequence truncated by `end` whose bytes are valid so far; `end` if there is none. */
-export function trailingPartial(b: Uint8Array, start: number, end: number): number {
-  let q = end;
-  for (let k = 0; q > start && k < 3; k++) {
-    q--;
-    if ((b[q]! & 0xc0) !== 0x80) return sequenceAt(b, q, end) < 0 ? q : end;
-  }
-  return end;
-}
-
-// ---------------------------------------------------------------------------------------------- Guacamole
-
-/** Kernel status codes (same values as assembly/guacamole.ts). */
-export const GUAC_OK = 0;
-export const GUAC_FULL = 1;
-export const GUAC_MALFORMED = -1;
-export const GUAC_INVALID_UTF8 = -2;
-export const GUAC_ELEMENT_TOO_LARGE = -3;
-export const GUAC_TOO_MANY_ELEMENTS = -4;
-export const GUAC_INSTRUCTION_TOO_LARGE = -5;
-
-/** Result layout (u32 slots), identical to the Wasm kernel's. */
-export const H_INSTRUCTIONS = 0;
-export const H_CONSUMED = 1;
-export const H_STATUS = 2;
-export const H_ELEMENTS = 3;
-export const H_HINT = 4;
-export const H_ERROR_AT = 5;
-export const HEADER_SLOTS = 8;
-export const INSTRUCTION_SLOTS = 4; // start, end, firstElement, elementCount
-export const ELEMENT_SLOTS = 2; // valueStart, valueByteLength
-
-const MAX_DIGITS = 7;
-const MAX_ELEMENT_CODE_POINTS = 8 * 1024 * 1024;
-const MAX_ELEMENTS = 128;
 const INCOMPLETE = -1;
 const INVALID = -2;
 /** Below this input size the validating traversal beats counting + one native isUtf8() call. */
@@ -278,7 +137,7 @@ function traverse(
         }
         const c = b[q]! - 48;
         if (c >= 0 && c < 10) {
-          if (digits === MAX_DIGITS) {
+          if (digits === GUAC_MAX_LENGTH_DIGITS) {
             status = GUAC_ELEMENT_TOO_LARGE;
             errorAt = q;
             break;
@@ -296,7 +155,7 @@ function traverse(
         }
       }
       if (incomplete || status !== GUAC_OK) break;
-      if (n > MAX_ELEMENT_CODE_POINTS) {
+      if (n > GUAC_MAX_ELEMENT_CODE_POINTS) {
         status = GUAC_ELEMENT_TOO_LARGE;
         errorAt = lenStart;
         break;
@@ -329,7 +188,7 @@ function traverse(
         errorAt = q;
         break;
       }
-      if (d === 0x2c && count === MAX_ELEMENTS - 1) {
+      if (d === 0x2c && count === GUAC_MAX_ELEMENTS - 1) {
         status = GUAC_TOO_MANY_ELEMENTS;
         errorAt = q;
         break;
@@ -338,8 +197,8 @@ function traverse(
         status = GUAC_FULL;
         break;
       }
-      elems[nE * 2] = vs - start;
-      elems[nE * 2 + 1] = q - vs;
+      elems[nE * ELEMENT_SLOTS] = vs - start;
+      elems[nE * ELEMENT_SLOTS + 1] = q - vs;
       nE++;
       count++;
       q++;
@@ -408,9 +267,4 @@ export function scanInstructionsJs(
     if (isUtf8(b.subarray(start, checkEnd))) return status;
   }
   return traverse(b, start, end, out, maxInstr, elems, maxElems, maxBytes, true);
-}
-
-/** True if b[start..end) is well-formed UTF-8. */
-export function validateUtf8Js(b: Uint8Array, start = 0, end = b.length): boolean {
-  return isUtf8(b.subarray(start, end));
 }
