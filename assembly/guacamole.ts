@@ -6,27 +6,27 @@
 //    find the exact error whenever the fast traversal reports any problem);
 //  - counting: skips code points by counting non-continuation bytes (SIMD when enabled); in strict mode
 //    the scanned bytes are then validated in one pass, and any failure re-runs the canonical traversal.
+import {
+  GUAC_ELEMENT_BYTES,
+  GUAC_ELEMENT_TOO_LARGE,
+  GUAC_FULL,
+  GUAC_INSTRUCTION_BYTES,
+  GUAC_INSTRUCTION_TOO_LARGE,
+  GUAC_INVALID_UTF8,
+  GUAC_MALFORMED,
+  GUAC_MAX_ELEMENT_CODE_POINTS,
+  GUAC_MAX_ELEMENTS,
+  GUAC_MAX_LENGTH_DIGITS,
+  GUAC_OK,
+  GUAC_R_CONSUMED,
+  GUAC_R_ELEMENTS,
+  GUAC_R_ERROR_AT,
+  GUAC_R_HINT,
+  GUAC_R_STATUS,
+  GUAC_RESULT_HEADER_BYTES,
+  GUAC_TOO_MANY_ELEMENTS,
+} from './abi';
 import { sequenceAt, validateUtf8 } from './utf8';
-
-export const GUAC_OK: i32 = 0;
-export const GUAC_FULL: i32 = 1;
-export const GUAC_MALFORMED: i32 = -1;
-export const GUAC_INVALID_UTF8: i32 = -2;
-export const GUAC_ELEMENT_TOO_LARGE: i32 = -3;
-export const GUAC_TOO_MANY_ELEMENTS: i32 = -4;
-export const GUAC_INSTRUCTION_TOO_LARGE: i32 = -5;
-
-const MAX_DIGITS: u32 = 7;
-const MAX_ELEMENT_CODE_POINTS: u32 = 8 * 1024 * 1024;
-const MAX_ELEMENTS: u32 = 128;
-
-// Result header (u32 slots at `out`): instructions, consumed, status, elements, hint, errorAt, -, -.
-// Instruction records at out + 32, 4 x u32: start, end (after ';'), firstElement, elementCount.
-// Element records at `elemOut`, 2 x u32: valueStart, valueByteLength. Offsets are relative to ptr.
-// `hint` (when the last instruction is incomplete): rescanning cannot progress before ptr+hint bytes exist.
-export const GUAC_HEADER_BYTES: u32 = 32;
-export const GUAC_INSTRUCTION_BYTES: u32 = 16;
-export const GUAC_ELEMENT_BYTES: u32 = 8;
 
 const INCOMPLETE: usize = <usize>-1;
 const INVALID: usize = <usize>-2;
@@ -129,7 +129,7 @@ let hint: usize = 0;
   let nI: u32 = 0;
   let nE: u32 = 0;
   let status: i32 = GUAC_OK;
-  let rec = out + GUAC_HEADER_BYTES;
+  let rec = out + GUAC_RESULT_HEADER_BYTES;
   hint = 0;
   errorAt = 0;
   while (true) {
@@ -154,7 +154,7 @@ let hint: usize = 0;
         }
         const c = <u32>load<u8>(q) - 48;
         if (c < 10) {
-          if (digits == MAX_DIGITS) {
+          if (digits == GUAC_MAX_LENGTH_DIGITS) {
             status = GUAC_ELEMENT_TOO_LARGE;
             errorAt = q;
             break;
@@ -172,7 +172,7 @@ let hint: usize = 0;
         }
       }
       if (incomplete || status != GUAC_OK) break;
-      if (n > MAX_ELEMENT_CODE_POINTS) {
+      if (n > GUAC_MAX_ELEMENT_CODE_POINTS) {
         status = GUAC_ELEMENT_TOO_LARGE;
         errorAt = lenStart;
         break;
@@ -206,7 +206,7 @@ let hint: usize = 0;
         errorAt = q;
         break;
       }
-      if (d == 0x2c && elems == MAX_ELEMENTS - 1) {
+      if (d == 0x2c && elems == GUAC_MAX_ELEMENTS - 1) {
         status = GUAC_TOO_MANY_ELEMENTS;
         errorAt = q;
         break;
@@ -215,7 +215,7 @@ let hint: usize = 0;
         status = GUAC_FULL;
         break;
       }
-      const er = elemOut + (<usize>nE << 3);
+      const er = elemOut + <usize>nE * GUAC_ELEMENT_BYTES;
       store<u32>(er, <u32>(vs - ptr));
       store<u32>(er, <u32>(q - vs), 4);
       nE++;
@@ -249,12 +249,12 @@ let hint: usize = 0;
     nI++;
     p = q;
   }
-  store<u32>(out, nI);
-  store<u32>(out, <u32>(p - ptr), 4);
-  store<i32>(out, status, 8);
-  store<u32>(out, nE, 12);
-  store<u32>(out, hint == 0 ? 0 : <u32>(hint - ptr), 16);
-  store<u32>(out, status < 0 ? <u32>(errorAt - ptr) : 0, 20);
+  store<u32>(out, nI); // GUAC_R_INSTRUCTIONS
+  store<u32>(out, <u32>(p - ptr), GUAC_R_CONSUMED);
+  store<i32>(out, status, GUAC_R_STATUS);
+  store<u32>(out, nE, GUAC_R_ELEMENTS);
+  store<u32>(out, hint == 0 ? 0 : <u32>(hint - ptr), GUAC_R_HINT);
+  store<u32>(out, status < 0 ? <u32>(errorAt - ptr) : 0, GUAC_R_ERROR_AT);
   return status;
 }
 
@@ -291,7 +291,7 @@ export function scanInstructions(
   if (!ASC_FEATURE_SIMD) return traverse(ptr, len, out, maxInstr, elemOut, maxElems, maxBytes, true);
   const status = traverse(ptr, len, out, maxInstr, elemOut, maxElems, maxBytes, false);
   if (status >= 0) {
-    const consumed = <usize>load<u32>(out, 4);
+    const consumed = <usize>load<u32>(out, GUAC_R_CONSUMED);
     const checkEnd = status == GUAC_FULL ? ptr + consumed : trailingPartial(ptr + consumed, ptr + len);
     if (validateUtf8(ptr, checkEnd - ptr)) return status;
   }

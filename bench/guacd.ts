@@ -23,9 +23,14 @@ import net from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { GuacdRelay, type GuacdRelaySink } from '../src/channel/guacd.ts';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
-import type { EngineChoice } from '../src/hotpath/constants.ts';
-import { resetEnginesForTests, resolveEngine } from '../src/hotpath/dispatch.ts';
-import { encodeFrame, encodeInstruction, GuacamoleScanner } from '../src/hotpath/index.ts';
+import {
+  type EngineChoice,
+  encodeFrame,
+  encodeInstruction,
+  GuacamoleScanner,
+  resetEnginesForTests,
+  resolveEngine,
+} from '../src/hotpath/internal.ts';
 import { TubeRegistry } from '../src/index.ts';
 
 const args = process.argv.slice(2);

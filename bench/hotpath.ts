@@ -11,9 +11,16 @@
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { Bench } from 'tinybench';
-import { countCodePointsWith, encodeFrameWith, resolveEngine } from '../src/hotpath/dispatch.ts';
-import { countCodePoints, encodeInstruction, FrameDecoder, GuacamoleScanner } from '../src/hotpath/index.ts';
-import { WasmEngine } from '../src/hotpath/loader.ts';
+import {
+  countCodePoints,
+  countCodePointsWith,
+  encodeFrameWith,
+  encodeInstruction,
+  FrameDecoder,
+  GuacamoleScanner,
+  resolveEngine,
+  WasmEngine,
+} from '../src/hotpath/internal.ts';
 
 type Col = 'js' | 'wasm' | 'wasm-simd' | 'auto';
 const COLS: Col[] = ['js', 'wasm', 'wasm-simd', 'auto'];
@@ -301,10 +308,19 @@ for (const size of [16, 128, 512, 4096, 65536]) {
   );
 }
 
-// shared vs plain memory: copy-in, and copy-in + SIMD scan of the display stream
-{
+// shared vs plain memory: copy-in, and copy-in + SIMD scan of the display stream. The package ships
+// shared-memory modules only: the plain-memory build is compiled here, when these rows are selected.
+if (['copy-in 64 KiB into', 'display stream copy-in'].some((row) => FILTER.test(row))) {
+  // @ts-expect-error: plain .mjs build script without type declarations
+  const { compileToBytes, PLAIN_MEMORY_TARGET } = (await import('../scripts/build-wasm.mjs')) as {
+    compileToBytes(target: unknown): Promise<Uint8Array>;
+    PLAIN_MEMORY_TARGET: unknown;
+  };
   const shared = resolveEngine('wasm-simd').wasm!;
-  const plain = new WasmEngine('wasm-simd', { shared: false });
+  const plain = new WasmEngine('wasm-simd', {
+    shared: false,
+    module: await compileToBytes(PLAIN_MEMORY_TARGET),
+  });
   const chunk = display.wire;
   for (const [label, e] of [
     ['shared', shared],

@@ -1,6 +1,12 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { resetEnginesForTests } from '../src/hotpath/dispatch.ts';
-import { countCodePoints, engine, engineInfo, FrameDecoder, GuacamoleScanner } from '../src/hotpath/index.ts';
+import {
+  countCodePoints,
+  engine,
+  engineInfo,
+  FrameDecoder,
+  GuacamoleScanner,
+  resetEnginesForTests,
+} from '../src/hotpath/internal.ts';
 
 afterEach(() => {
   vi.unstubAllEnvs();

@@ -4,16 +4,22 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { countCodePointsWith, wasmEngine } from '../src/hotpath/dispatch.ts';
 import {
+  ELEMENT_SLOTS,
+  HEADER_SLOTS,
+  INSTRUCTION_SLOTS,
+  scanInstructionsJs,
+} from '../src/hotpath/guac/scan-js.ts';
+import {
+  countCodePointsWith,
   encodeFrame,
   encodeInstruction,
   encodeInstructionBytes,
   FrameDecoder,
   GuacamoleScanner,
-} from '../src/hotpath/index.ts';
-import { ELEMENT_SLOTS, HEADER_SLOTS, INSTRUCTION_SLOTS, scanInstructionsJs } from '../src/hotpath/js.ts';
-import type { WasmEngine } from '../src/hotpath/loader.ts';
+  type WasmEngine,
+  wasmEngine,
+} from '../src/hotpath/internal.ts';
 
 const DEFAULT_TOTAL = 105_000;
 const scale = Number(process.env['FUZZ_RUNS'] ?? DEFAULT_TOTAL) / DEFAULT_TOTAL;

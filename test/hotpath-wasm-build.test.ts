@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import * as bytes from '../src/hotpath/wasm-bytes.ts';
+import * as bytes from '../src/hotpath/engine/wasm-bytes.ts';
 
 // @ts-expect-error: plain .mjs build script without type declarations
 const { build, TARGETS } = (await import('../scripts/build-wasm.mjs')) as {
@@ -32,8 +32,14 @@ describe('committed Wasm bytes', () => {
         `wasm-bytes.ts ${t.constant} is stale`,
       ).toBe(true);
     }
-    expect(readFileSync(new URL('src/hotpath/wasm-bytes.ts', root), 'utf8')).toBe(
+    expect(readFileSync(new URL('src/hotpath/engine/wasm-bytes.ts', root), 'utf8')).toBe(
       readFileSync(join(dir, 'wasm-bytes.ts'), 'utf8'),
     );
+  });
+
+  it('are only the shipped modules: no benchmark-only build in build/ or in the embedded bytes', () => {
+    const shipped = TARGETS.flatMap((t) => [`${t.name}.wasm`, `${t.name}.wat`]).sort();
+    expect(readdirSync(new URL('build/', root)).sort()).toEqual(shipped);
+    expect(Object.keys(bytes).sort()).toEqual(['WASM_MEMORY', ...TARGETS.map((t) => t.constant)].sort());
   });
 });

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
-import { engineInfo } from '../src/hotpath/dispatch.ts';
+import { engineInfo } from '../src/hotpath/index.ts';
 import { ErrorCode, isTubesError, type Signal, TubeRegistry } from '../src/index.ts';
 import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/workers.ts';
 import { runCommand } from './helpers/peers.ts';

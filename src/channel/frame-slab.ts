@@ -6,8 +6,12 @@
  * a slab is only ever appended to and is freed when its last frame is.
  */
 
-import { writeFrameHeader } from '../hotpath/frame-codec.ts';
-import { FRAME_HEADER_SIZE, FRAME_OVERHEAD, FRAME_TERMINATOR } from '../hotpath/index.ts';
+import {
+  FRAME_HEADER_SIZE,
+  FRAME_OVERHEAD,
+  FRAME_TERMINATOR,
+  writeFrameHeader,
+} from '../hotpath/internal.ts';
 
 const SLAB_BYTES = 256 * 1024;
 

@@ -10,9 +10,12 @@
  * "Guacd disconnect"). A malformed stream or invalid UTF-8 closes it with ProtocolError (19).
  */
 import net from 'node:net';
-import type { EngineChoice } from '../hotpath/constants.ts';
-import { encodeInstruction } from '../hotpath/guac-encode.ts';
-import { type GuacamoleBatch, GuacamoleScanner } from '../hotpath/guacamole.ts';
+import {
+  type EngineChoice,
+  encodeInstruction,
+  type GuacamoleBatch,
+  GuacamoleScanner,
+} from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import {

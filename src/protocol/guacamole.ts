@@ -3,7 +3,7 @@
  * the RDP `domain\user` split, the instructions a gateway sends to guacd, and the original's error texts.
  * Pure functions: no sockets here (src/channel/guacd.ts runs the handshake).
  */
-import { encodeInstruction } from '../hotpath/guac-encode.ts';
+import { encodeInstruction } from '../hotpath/index.ts';
 import { closeReasonInfo } from './close-reason.ts';
 
 /** Version assumed when guacd's `args` carries none (the original's expected version). */

@@ -8,7 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { forwardToRegistry, toWireError } from '../cli/wire.ts';
-import { engineInfo, resolveEngine } from '../hotpath/dispatch.ts';
+import { engineInfo, resolveEngine } from '../hotpath/internal.ts';
 import { type Logger, setVerboseLogging } from '../log.ts';
 import { type CreateTubeOptions, TubeRegistry } from './registry.ts';
 import type {

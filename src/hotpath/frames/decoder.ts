@@ -1,29 +1,28 @@
-import { ErrorCode, TubesError } from '../errors.ts';
+/** Streaming frame decoder: reassembles frames split across chunks, a walker handles the rest. */
+import { ErrorCode, TubesError } from '../../errors.ts';
+import { FRAME_HEADER_SIZE, FRAME_TERMINATOR } from '../engine/abi.ts';
+import { resolveEngine } from '../engine/dispatch.ts';
+import type { WasmEngine } from '../engine/loader.ts';
+import type { EngineChoice, EngineName } from '../engine/types.ts';
+import { DEFAULT_MAX_FRAME_PAYLOAD, U32_MAX } from '../limits.ts';
+import { jsFrameWalker, walkFrameSpansJs, walkFramesJs } from './walk-js.ts';
+import { makeWasmFrameWalker } from './walk-wasm.ts';
 import {
-  DEFAULT_MAX_FRAME_PAYLOAD,
-  type EngineChoice,
-  FRAME_HEADER_SIZE,
-  FRAME_TERMINATOR,
-  U32_MAX,
-} from './constants.ts';
-import { chooseFrameWalker } from './dispatch.ts';
-import { corruptMessage, readU32, tooLargeMessage } from './frame-codec.ts';
-import { jsFrameWalker, walkFrameSpansJs, walkFramesJs } from './js.ts';
-import { type FrameWalker, WALK_CORRUPT, WALK_TOO_LARGE, type WalkState } from './walker.ts';
+  corruptMessage,
+  type FrameHandler,
+  type FrameSpanHandler,
+  type FrameWalker,
+  readU32,
+  tooLargeMessage,
+  WALK_CORRUPT,
+  WALK_TOO_LARGE,
+  type WalkState,
+} from './walker.ts';
 
 export interface Frame {
   connNo: number;
   payload: Uint8Array;
 }
-
-export type FrameHandler = (connNo: number, payload: Uint8Array) => void;
-
-/**
- * Zero-allocation frame handler: the payload is `bytes[start..end)`. `bytes` is the pushed chunk (or, for a
- * frame split across chunks, a fresh buffer holding exactly its payload): never memory the decoder reuses,
- * so `bytes.subarray(start, end)` stays valid as long as the caller keeps its chunks unmodified.
- */
-export type FrameSpanHandler = (connNo: number, bytes: Uint8Array, start: number, end: number) => void;
 
 export interface FrameDecoderOptions {
   /** Largest accepted payload in bytes (default 16 MiB). Larger declared lengths are rejected unallocated. */
@@ -33,6 +32,23 @@ export interface FrameDecoderOptions {
 }
 
 const EMPTY = new Uint8Array(0);
+/** One Wasm walker per loaded engine (it owns a result region in that engine's memory). */
+const wasmWalkers = new WeakMap<WasmEngine, FrameWalker>();
+
+/**
+ * Frame walker for a decoder. Auto uses the JS walker: frames arrive in JS buffers, and copying them
+ * into Wasm memory costs more than walking the headers (measured, docs/PERFORMANCE.md).
+ */
+function chooseFrameWalker(choice: EngineChoice | undefined): FrameWalker {
+  const { auto, wasm } = resolveEngine(choice);
+  if (auto || wasm === undefined) return jsFrameWalker;
+  let w = wasmWalkers.get(wasm);
+  if (w === undefined) {
+    w = makeWasmFrameWalker(wasm);
+    wasmWalkers.set(wasm, w);
+  }
+  return w;
+}
 
 /**
  * Streaming decoder of the tube wire format: `conn_no u32 | timestamp u64 | length u32 | payload | ';'`.
@@ -76,7 +92,7 @@ export class FrameDecoder {
   }
 
   /** The engine that walks complete frames inside a chunk. */
-  get engine(): 'wasm-simd' | 'wasm' | 'js' {
+  get engine(): EngineName {
     return this.#walker.name;
   }
 

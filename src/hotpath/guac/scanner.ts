@@ -1,24 +1,19 @@
 /**
- * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points)
- * and the instruction encoder.
+ * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points):
+ * buffering, engine routing (engine/auto.ts) and the Wasm kernel calls; the JS kernel is ./scan-js.ts.
  */
 import { isUtf8 } from 'node:buffer';
-import { ErrorCode, TubesError } from '../errors.ts';
-import {
-  DEFAULT_MAX_INSTRUCTION_BYTES,
-  type EngineChoice,
-  type EngineName,
-  GUAC_MAX_ELEMENT_CODE_POINTS,
-  GUAC_MAX_ELEMENTS,
-} from './constants.ts';
-import { AUTO_THRESHOLDS, resolveEngine } from './dispatch.ts';
+import { ErrorCode, TubesError } from '../../errors.ts';
+import { GUAC_FULL, GUAC_MAX_ELEMENTS } from '../engine/abi.ts';
+import { guacBufferedInJs, guacPendingInJs, guacPushInJs } from '../engine/auto.ts';
+import { resolveEngine } from '../engine/dispatch.ts';
+import type { WasmEngine } from '../engine/loader.ts';
+import type { EngineChoice, EngineName } from '../engine/types.ts';
+import { DEFAULT_MAX_INSTRUCTION_BYTES, MAX_INSTRUCTION_BYTES, MIN_INSTRUCTION_BYTES } from '../limits.ts';
+import { GuacamoleBatch } from './batch.ts';
+import { scanError } from './scan-error.ts';
 import {
   ELEMENT_SLOTS,
-  GUAC_ELEMENT_TOO_LARGE,
-  GUAC_FULL,
-  GUAC_INSTRUCTION_TOO_LARGE,
-  GUAC_INVALID_UTF8,
-  GUAC_TOO_MANY_ELEMENTS,
   H_CONSUMED,
   H_ELEMENTS,
   H_ERROR_AT,
@@ -27,9 +22,8 @@ import {
   HEADER_SLOTS,
   INSTRUCTION_SLOTS,
   scanInstructionsJs,
-  trailingPartial,
-} from './js.ts';
-import type { WasmEngine } from './loader.ts';
+} from './scan-js.ts';
+import { trailingPartial } from './utf8.ts';
 
 export interface GuacamoleScannerOptions {
   /** Engine; default `auto` (or env TUBES_HOTPATH). */
@@ -40,159 +34,12 @@ export interface GuacamoleScannerOptions {
   maxInstructionBytes?: number;
 }
 
-// ignoreBOM: a value starting with U+FEFF keeps it (the default decoder would strip it)
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 const INITIAL_DATA_BYTES = 4096;
 const DEFAULT_RESERVE_BYTES = 64 * 1024;
 const INITIAL_INSTRUCTIONS = 32;
-const ASCII_PROBE_BYTES = 512;
-/** Auto probe: a value this long among the first PROBE_ELEMENTS elements means base64-like data. */
-const LONG_VALUE_BYTES = 256;
-const PROBE_ELEMENTS = 12;
-/** Bytes of a long value checked by the auto probes: base64 alphabet only (text has spaces, punctuation, UTF-8). */
-const SAMPLE_BYTES = 24;
-/** Pushed-chunk probe: bytes of the long value that must be ASCII. */
-const ASCII_SAMPLE_BYTES = 64;
-const BASE64_CHAR = new Uint8Array(256);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=')
-  BASE64_CHAR[c.charCodeAt(0)] = 1;
-
-/** 1: b[from..from+SAMPLE_BYTES) is base64 alphabet; 0: it is not; -1: fewer bytes than that before `end`. */
-function base64Sample(b: Uint8Array, from: number, end: number): number {
-  const stop = from + SAMPLE_BYTES;
-  if (stop > end) return -1;
-  let ok = 1;
-  for (let i = from; i < stop; i++) ok &= BASE64_CHAR[b[i]!]!;
-  return ok;
-}
 /** Element capacity: one instruction of 128 elements always fits. */
 const INITIAL_ELEMENTS = 2 * GUAC_MAX_ELEMENTS;
-
-/** Decodes b[s..e) as UTF-8 (short ASCII without TextDecoder). */
-function text(b: Uint8Array, s: number, e: number): string {
-  if (e - s <= 16) {
-    let out = '';
-    for (let i = s; i < e; i++) {
-      const c = b[i]!;
-      if (c >= 0x80) return utf8Decoder.decode(b.subarray(s, e));
-      out += String.fromCharCode(c);
-    }
-    return out;
-  }
-  return utf8Decoder.decode(b.subarray(s, e));
-}
-
-/**
- * The complete instructions found by one `push()` / `commit()`. The object and its `data` view are reused
- * and overwritten by the scanner's next push/commit/reserve: copy what must outlive that (encoding a frame
- * copies). Offsets are relative to `data`.
- */
-export class GuacamoleBatch {
-  /** Number of complete instructions. */
-  count = 0;
-  /** Bytes of all complete instructions (contiguous from offset 0 of `data`). */
-  byteLength = 0;
-  /** Set when the stream is malformed; the instructions before the error are still reported. */
-  error: TubesError | undefined;
-  /** The scanned bytes live in #src from #off (no view is created unless asked for). */
-  #src: Uint8Array = EMPTY;
-  #off = 0;
-  #len = 0;
-  #ins: Uint32Array = new Uint32Array(HEADER_SLOTS);
-  #insBase = HEADER_SLOTS;
-  #els: Uint32Array = new Uint32Array(0);
-  #elsBase = 0;
-
-  /** @internal */
-  set(
-    src: Uint8Array,
-    off: number,
-    len: number,
-    count: number,
-    byteLength: number,
-    ins: Uint32Array,
-    insBase: number,
-    els: Uint32Array,
-    elsBase: number,
-    error: TubesError | undefined,
-  ): this {
-    this.#src = src;
-    this.#off = off;
-    this.#len = len;
-    this.count = count;
-    this.byteLength = byteLength;
-    this.#ins = ins;
-    this.#insBase = insBase;
-    this.#els = els;
-    this.#elsBase = elsBase;
-    this.error = error;
-    return this;
-  }
-
-  /** The scanned bytes (a view); the complete instructions are its first `byteLength` bytes. */
-  get data(): Uint8Array {
-    return this.#src.subarray(this.#off, this.#off + this.#len);
-  }
-  /** All complete instructions as one view (e.g. a frame payload). */
-  get bytes(): Uint8Array {
-    return this.#src.subarray(this.#off, this.#off + this.byteLength);
-  }
-  /** Byte offset where instruction i starts. */
-  start(i: number): number {
-    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS]!;
-  }
-  /** Byte offset just after instruction i's `;`. */
-  end(i: number): number {
-    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 1]!;
-  }
-  /** Number of elements of instruction i (opcode included). */
-  elementCount(i: number): number {
-    return this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 3]!;
-  }
-  /** Byte offset of the value of element j of instruction i (j = 0 is the opcode). */
-  elementStart(i: number, j: number): number {
-    const first = this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 2]!;
-    return this.#els[this.#elsBase + (first + j) * ELEMENT_SLOTS]!;
-  }
-  /** Byte length of the value of element j of instruction i. */
-  elementByteLength(i: number, j: number): number {
-    const first = this.#ins[this.#insBase + i * INSTRUCTION_SLOTS + 2]!;
-    return this.#els[this.#elsBase + (first + j) * ELEMENT_SLOTS + 1]!;
-  }
-  /** Instruction i's bytes (a view). */
-  instruction(i: number): Uint8Array {
-    return this.#src.subarray(this.#off + this.start(i), this.#off + this.end(i));
-  }
-  /** Element j of instruction i, decoded. */
-  element(i: number, j: number): string {
-    const s = this.#off + this.elementStart(i, j);
-    return text(this.#src, s, s + this.elementByteLength(i, j));
-  }
-  /** Opcode of instruction i. */
-  opcode(i: number): string {
-    return this.element(i, 0);
-  }
-  /** True if instruction i's opcode equals `name` (no allocation when `name` is ASCII). */
-  opcodeIs(i: number, name: string): boolean {
-    const s = this.#off + this.elementStart(i, 0);
-    const n = this.elementByteLength(i, 0);
-    const src = this.#src;
-    for (let k = 0; k < name.length; k++) {
-      if (name.charCodeAt(k) >= 0x80) return this.opcode(i) === name;
-    }
-    if (n !== name.length) return false;
-    for (let k = 0; k < n; k++) if (src[s + k] !== name.charCodeAt(k)) return false;
-    return true;
-  }
-  /** Arguments (elements after the opcode) of instruction i, decoded. */
-  args(i: number): string[] {
-    const n = this.elementCount(i);
-    const out: string[] = new Array(n - 1);
-    for (let j = 1; j < n; j++) out[j - 1] = this.element(i, j);
-    return out;
-  }
-}
 
 interface WasmRegions {
   e: WasmEngine;
@@ -249,10 +96,10 @@ export class GuacamoleScanner {
   constructor(options: GuacamoleScannerOptions = {}) {
     this.#strict = options.strict ?? true;
     const max = options.maxInstructionBytes ?? DEFAULT_MAX_INSTRUCTION_BYTES;
-    if (!Number.isInteger(max) || max < 3 || max > 0x7fff_ffff) {
+    if (!Number.isInteger(max) || max < MIN_INSTRUCTION_BYTES || max > MAX_INSTRUCTION_BYTES) {
       throw new TubesError(
         ErrorCode.BAD_ARGUMENT,
-        `maxInstructionBytes must be an integer in 3..2^31-1, got ${max}`,
+        `maxInstructionBytes must be an integer in ${MIN_INSTRUCTION_BYTES}..2^31-1, got ${max}`,
       );
     }
     this.#maxBytes = max;
@@ -360,55 +207,16 @@ export class GuacamoleScanner {
     return this.#scanBuffered();
   }
 
-  /**
-   * Auto: JS for small chunks, and for long ASCII chunks made of long values (base64 display data: native
-   * isAscii in the JS engine beats copying into Wasm memory). Short ASCII instructions (key/mouse/sync)
-   * and any non-ASCII text go to Wasm. Only a prefix is probed; the choice never changes results.
-   */
+  /** Nothing buffered: scan `chunk` in place in JS (no Wasm engine, or auto's push probe says so). */
   #pushScansInJs(chunk: Uint8Array): boolean {
     if (this.#wasm === undefined) return true;
-    if (!this.#auto) return false;
-    const n = chunk.length;
-    if (n < AUTO_THRESHOLDS.guacPushWasmMinBytes) return true;
-    if (n < AUTO_THRESHOLDS.guacPushAsciiProbeMinBytes) return false;
-    // walk the first length prefixes; a long value whose first bytes are ASCII means base64-like data
-    // (a sample in JS: no view and no native call per chunk)
-    const probe = Math.min(n, ASCII_PROBE_BYTES);
-    for (let q = 0, seen = 0; seen < PROBE_ELEMENTS && q < probe; seen++) {
-      let len = 0;
-      for (let c = chunk[q]! - 48; q < probe && c >= 0 && c < 10; c = chunk[++q]! - 48) len = len * 10 + c;
-      if (len >= LONG_VALUE_BYTES) {
-        // whole instructions scanned in place: an ASCII sample is enough (JS checks long values natively)
-        const stop = Math.min(n, q + 1 + ASCII_SAMPLE_BYTES);
-        for (let i = q + 1; i < stop; i++) if (chunk[i]! >= 0x80) return false;
-        return true;
-      }
-      q += len + 2; // '.', value, delimiter
-    }
-    return false;
+    return this.#auto && guacPushInJs(chunk);
   }
 
-  /**
-   * Auto, tail buffered: true when the pending instruction (it starts at #start) has a value of at least
-   * LONG_VALUE_BYTES among its first elements whose first bytes are base64 (display data); false when that
-   * value's sample is not base64; undecided (short values only, or too few bytes): where the tail is now.
-   */
+  /** Auto, tail buffered: continue in JS memory? Undecided by the probe: where the tail is now. */
   #pendingScansInJs(): boolean {
-    const b = this.#storage();
-    const from = this.#base() + this.#start;
-    const end = this.#base() + this.#end;
-    for (let q = from, seen = 0; seen < PROBE_ELEMENTS && q < end; seen++) {
-      let n = 0;
-      let c = b[q]! - 48;
-      if (c < 0 || c > 9) return this.#jsHeld;
-      for (; q < end && c >= 0 && c < 10; c = b[++q]! - 48) n = n * 10 + c;
-      if (n >= LONG_VALUE_BYTES) {
-        const r = base64Sample(b, q + 1, end);
-        return r < 0 ? this.#jsHeld : r === 1;
-      }
-      q += n + 2; // '.', value, delimiter
-    }
-    return this.#jsHeld; // undecided (short values, or a truncated prefix): the bytes stay where they are
+    const base = this.#base();
+    return guacPendingInJs(this.#storage(), base + this.#start, base + this.#end) ?? this.#jsHeld;
   }
 
   /** Auto: moves the buffered bytes between JS memory and the Wasm region. */
@@ -474,11 +282,7 @@ export class GuacamoleScanner {
     if (len < this.#need) {
       return this.#batch.set(EMPTY, 0, 0, 0, 0, this.#jsOut, HEADER_SLOTS, this.#jsElems, 0, undefined);
     }
-    if (
-      this.#wasm === undefined ||
-      this.#jsHeld ||
-      (this.#auto && len < AUTO_THRESHOLDS.guacInWasmMinBytes)
-    ) {
+    if (this.#wasm === undefined || this.#jsHeld || (this.#auto && guacBufferedInJs(len))) {
       return this.#scanJs(this.#storage(), base + this.#start, base + this.#end);
     }
     return this.#scanWasm(this.#wasm, base + this.#start, len);
@@ -573,7 +377,13 @@ export class GuacamoleScanner {
     const consumed = header[H_CONSUMED]!;
     let error: TubesError | undefined;
     if (status < 0) {
-      error = this.#error(status, src, off + header[H_ERROR_AT]!, header[H_ERROR_AT]!);
+      error = scanError(
+        status,
+        src,
+        off + header[H_ERROR_AT]!,
+        this.#streamPos + header[H_ERROR_AT]!,
+        this.#maxBytes,
+      );
       this.#failure = error;
       this.#start = this.#end = 0;
       this.#need = 0;
@@ -596,36 +406,5 @@ export class GuacamoleScanner {
       elsBase,
       error,
     );
-  }
-
-  #error(status: number, src: Uint8Array, byteAt: number, at: number): TubesError {
-    const where = `at stream byte ${this.#streamPos + at}`;
-    switch (status) {
-      case GUAC_INVALID_UTF8:
-        return new TubesError(ErrorCode.GUAC_INVALID_UTF8, `Invalid UTF-8 in Guacamole instruction ${where}`);
-      case GUAC_ELEMENT_TOO_LARGE:
-        return new TubesError(
-          ErrorCode.GUAC_TOO_LARGE,
-          `Guacamole element length above ${GUAC_MAX_ELEMENT_CODE_POINTS} code points (or more than 7 digits) ${where}`,
-        );
-      case GUAC_TOO_MANY_ELEMENTS:
-        return new TubesError(
-          ErrorCode.GUAC_TOO_LARGE,
-          `Guacamole instruction with more than ${GUAC_MAX_ELEMENTS} elements ${where}`,
-        );
-      case GUAC_INSTRUCTION_TOO_LARGE:
-        return new TubesError(
-          ErrorCode.GUAC_TOO_LARGE,
-          `Guacamole instruction larger than ${this.#maxBytes} bytes starting ${where}`,
-        );
-      default: {
-        const got = src[byteAt];
-        const shown = got === undefined ? 'end' : `0x${got.toString(16).padStart(2, '0')}`;
-        return new TubesError(
-          ErrorCode.GUAC_MALFORMED,
-          `Malformed Guacamole instruction: unexpected byte ${shown} ${where} (expected a digit, '.', ',' or ';')`,
-        );
-      }
-    }
   }
 }

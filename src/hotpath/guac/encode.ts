@@ -1,6 +1,6 @@
 /** Guacamole instruction encoder: `<len>.<opcode>(,<len>.<arg>)*;` with code-point length prefixes. */
-import { ErrorCode, TubesError } from '../errors.ts';
-import { GUAC_MAX_ELEMENT_CODE_POINTS, GUAC_MAX_ELEMENTS } from './constants.ts';
+import { ErrorCode, TubesError } from '../../errors.ts';
+import { GUAC_MAX_ELEMENT_CODE_POINTS, GUAC_MAX_ELEMENTS } from '../engine/abi.ts';
 
 /**
  * Unicode code points of a JS string (a surrogate pair counts once; a lone surrogate counts once, as the

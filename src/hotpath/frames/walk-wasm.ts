@@ -1,15 +1,40 @@
-/** Glue between the JS API and the Wasm kernels: copies inputs into Wasm memory and reads the records. */
-import { FRAME_OVERHEAD } from './constants.ts';
-import { corruptMessage, tooLargeMessage } from './frame-codec.ts';
-import type { FrameHandler, FrameSpanHandler } from './frame-decoder.ts';
-import { jsFrameWalker } from './js.ts';
-import type { WasmEngine } from './loader.ts';
-import { type FrameWalker, WALK_CORRUPT, WALK_TOO_LARGE, type WalkState } from './walker.ts';
+/** Frame walker running the Wasm kernel `walkFrames`: copies the chunk into Wasm memory, reads the records. */
+import {
+  FRAME_CORRUPT,
+  FRAME_FULL,
+  FRAME_R_CONSUMED,
+  FRAME_R_COUNT,
+  FRAME_R_FAIL_AT,
+  FRAME_R_FAIL_BYTE,
+  FRAME_R_FAIL_CONN,
+  FRAME_R_FAIL_LENGTH,
+  FRAME_RECORD_BYTES,
+  FRAME_RESULT_HEADER_BYTES,
+  slot,
+} from '../engine/abi.ts';
+import type { WasmEngine } from '../engine/loader.ts';
+import { jsFrameWalker } from './walk-js.ts';
+import {
+  corruptMessage,
+  type FrameHandler,
+  type FrameSpanHandler,
+  type FrameWalker,
+  tooLargeMessage,
+  WALK_CORRUPT,
+  WALK_TOO_LARGE,
+  type WalkState,
+} from './walker.ts';
 
-const FRAME_FULL = 1;
-const FRAME_CORRUPT = -1;
 const FRAME_RECORDS = 1024;
-const FRAME_OUT_BYTES = 32 + 12 * FRAME_RECORDS;
+const FRAME_OUT_BYTES = FRAME_RESULT_HEADER_BYTES + FRAME_RECORD_BYTES * FRAME_RECORDS;
+const COUNT = slot(FRAME_R_COUNT);
+const CONSUMED = slot(FRAME_R_CONSUMED);
+const FAIL_AT = slot(FRAME_R_FAIL_AT);
+const FAIL_LENGTH = slot(FRAME_R_FAIL_LENGTH);
+const FAIL_CONN = slot(FRAME_R_FAIL_CONN);
+const FAIL_BYTE = slot(FRAME_R_FAIL_BYTE);
+const RECORDS = slot(FRAME_RESULT_HEADER_BYTES);
+const RECORD_SLOTS = slot(FRAME_RECORD_BYTES);
 
 /**
  * Frame walker running the Wasm kernel: one copy of the chunk into Wasm memory and one call per chunk
@@ -43,13 +68,13 @@ export function makeWasmFrameWalker(e: WasmEngine): FrameWalker {
         const status = e.x.walkFrames(ptr, n, maxPayload, out, FRAME_RECORDS);
         const o = out >>> 2;
         let u32 = e.u32;
-        const count = u32[o]!;
-        const consumed = u32[o + 1]!;
-        const failAt = u32[o + 3]!;
-        const failLength = u32[o + 4]!;
-        const failConn = u32[o + 5]!;
-        const failByte = u32[o + 6]!;
-        for (let i = 0, r = o + 8; i < count; i++, r += 3) {
+        const count = u32[o + COUNT]!;
+        const consumed = u32[o + CONSUMED]!;
+        const failAt = u32[o + FAIL_AT]!;
+        const failLength = u32[o + FAIL_LENGTH]!;
+        const failConn = u32[o + FAIL_CONN]!;
+        const failByte = u32[o + FAIL_BYTE]!;
+        for (let i = 0, r = o + RECORDS; i < count; i++, r += RECORD_SLOTS) {
           const connNo = u32[r]!;
           const at = pos + u32[r + 1]!;
           const length = u32[r + 2]!;
@@ -79,23 +104,4 @@ export function makeWasmFrameWalker(e: WasmEngine): FrameWalker {
     walkSpans: (chunk, pos, maxPayload, onSpan, state) =>
       run(chunk, pos, maxPayload, undefined, onSpan, state),
   };
-}
-
-/** Code points of `bytes` counted in Wasm (after one copy into Wasm memory). */
-export function countCodePointsWasm(e: WasmEngine, bytes: Uint8Array): number {
-  const ptr = e.scratch(bytes.length);
-  e.u8.set(bytes, ptr);
-  return e.x.countCodePoints(ptr, bytes.length) >>> 0;
-}
-
-/** Encodes a frame in Wasm: copy the payload in, encode, copy the frame out into a fresh Buffer. */
-export function encodeFrameWasm(e: WasmEngine, connNo: number, payload: Uint8Array, ts: number): Buffer {
-  const total = payload.length + FRAME_OVERHEAD;
-  const ptr = e.scratch(total + payload.length);
-  const src = ptr + total;
-  e.u8.set(payload, src);
-  e.x.encodeFrame(ptr, connNo, ts, src, payload.length);
-  const out = Buffer.allocUnsafe(total);
-  out.set(e.u8.subarray(ptr, ptr + total));
-  return out;
 }

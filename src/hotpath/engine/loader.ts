@@ -1,11 +1,15 @@
 /**
- * Instantiates the embedded AssemblyScript modules (src/hotpath/wasm-bytes.ts) over an imported
+ * Instantiates the embedded AssemblyScript modules (./wasm-bytes.ts) over an imported
  * `WebAssembly.Memory` and manages that memory: a small size-class allocator for per-object regions,
  * a scratch region for synchronous calls, and cached typed-array views refreshed after every grow.
+ *
+ * A plain `WebAssembly.Instance`: the modules import only `env.memory` (built with `--runtime stub` and
+ * `--noAssert`, so no `env.abort`) and every export takes and returns numbers, so a loader library would
+ * add nothing.
  */
-import { instantiateSync } from '@assemblyscript/loader';
-import { ErrorCode, TubesError } from '../errors.ts';
-import { WASM_MEMORY, WASM_SCALAR, WASM_SIMD, WASM_SIMD_PLAIN } from './wasm-bytes.ts';
+import { ErrorCode, TubesError } from '../../errors.ts';
+import type { WasmEngineName } from './types.ts';
+import { WASM_MEMORY, WASM_SCALAR, WASM_SIMD } from './wasm-bytes.ts';
 
 /** Raw exports of assembly/index.ts (pointers are byte offsets into the memory). */
 export interface HotpathExports {
@@ -27,14 +31,17 @@ export interface HotpathExports {
   simd(): number;
 }
 
-export type WasmEngineName = 'wasm-simd' | 'wasm';
-
 const PAGE = 65536;
 const MIN_BLOCK = 64;
 /** SIMD loads are 16 bytes wide; regions are 16-byte aligned (the kernels never read past their input). */
 const ALIGN = 16;
 
 export interface WasmEngineOptions {
+  /**
+   * Module bytes to instantiate instead of the embedded build of `name` (the benchmark compiles a
+   * non-shared-memory build on demand); they must import a memory of the kind `shared` says.
+   */
+  module?: Uint8Array;
   /** Use a shared memory (default, needed for zero-copy socket reads shared across workers). */
   shared?: boolean;
 }
@@ -55,19 +62,21 @@ export class WasmEngine {
   constructor(name: WasmEngineName, options: WasmEngineOptions = {}) {
     this.name = name;
     this.shared = options.shared ?? true;
-    const b64 = name === 'wasm' ? WASM_SCALAR : this.shared ? WASM_SIMD : WASM_SIMD_PLAIN;
-    if (name === 'wasm' && !this.shared) {
+    if (options.module === undefined && !this.shared) {
       throw new TubesError(
         ErrorCode.HOTPATH_UNAVAILABLE,
-        'the scalar Wasm module is built for shared memory only',
+        'the embedded Wasm modules are built for shared memory only',
       );
     }
+    const bytes = options.module ?? Buffer.from(name === 'wasm' ? WASM_SCALAR : WASM_SIMD, 'base64');
     this.memory = new WebAssembly.Memory({
       initial: WASM_MEMORY.initial,
       maximum: WASM_MEMORY.maximum,
       shared: this.shared,
     });
-    const { instance } = instantiateSync(Buffer.from(b64, 'base64'), { env: { memory: this.memory } });
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      env: { memory: this.memory },
+    });
     this.x = instance.exports as unknown as HotpathExports;
     this.#top = align(this.x.heapBase(), MIN_BLOCK);
     this.u8 = new Uint8Array(this.memory.buffer);

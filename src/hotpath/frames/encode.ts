@@ -1,5 +1,13 @@
-import { ErrorCode, TubesError } from '../errors.ts';
-import { FRAME_HEADER_SIZE, FRAME_OVERHEAD, FRAME_TERMINATOR, U32_MAX } from './constants.ts';
+/**
+ * Frame encoders: `encodeFrameInto` (caller's buffer) and `encodeFrame` (a fresh Buffer; JS, or the Wasm
+ * kernel when a Wasm engine is chosen explicitly).
+ */
+import { ErrorCode, TubesError } from '../../errors.ts';
+import { FRAME_HEADER_SIZE, FRAME_OVERHEAD, FRAME_TERMINATOR } from '../engine/abi.ts';
+import { resolveEngine } from '../engine/dispatch.ts';
+import type { WasmEngine } from '../engine/loader.ts';
+import type { EngineChoice } from '../engine/types.ts';
+import { U32_MAX } from '../limits.ts';
 
 const TWO_POW_32 = 0x1_0000_0000;
 
@@ -76,14 +84,14 @@ export function encodeFrameInto(
 }
 
 /** Validates encodeFrame arguments; returns the integral timestamp. */
-export function checkFrameArgs(connNo: number, payload: Uint8Array, timestampMs: number): number {
+function checkFrameArgs(connNo: number, payload: Uint8Array, timestampMs: number): number {
   checkU32(connNo, 'connNo');
   checkU32(payload.length, 'payload length');
   return checkTimestamp(timestampMs);
 }
 
 /** JS encoder: one frame into a fresh Buffer the caller owns (arguments already validated). */
-export function encodeFrameJs(connNo: number, payload: Uint8Array, ts: number): Buffer {
+function encodeFrameJs(connNo: number, payload: Uint8Array, ts: number): Buffer {
   const out = Buffer.allocUnsafe(payload.length + FRAME_OVERHEAD);
   writeFrameHeader(out, 0, connNo, ts, payload.length);
   copyPayload(out, FRAME_HEADER_SIZE, payload);
@@ -91,16 +99,32 @@ export function encodeFrameJs(connNo: number, payload: Uint8Array, ts: number): 
   return out;
 }
 
-/** Reads a big-endian u32 at `o` (caller guarantees 4 readable bytes). */
-export function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+/** Encodes a frame in Wasm: copy the payload in, encode, copy the frame out into a fresh Buffer. */
+function encodeFrameWasm(e: WasmEngine, connNo: number, payload: Uint8Array, ts: number): Buffer {
+  const total = payload.length + FRAME_OVERHEAD;
+  const ptr = e.scratch(total + payload.length);
+  const src = ptr + total;
+  e.u8.set(payload, src);
+  e.x.encodeFrame(ptr, connNo, ts, src, payload.length);
+  const out = Buffer.allocUnsafe(total);
+  out.set(e.u8.subarray(ptr, ptr + total));
+  return out;
 }
 
-export function tooLargeMessage(length: number, max: number, at: number): string {
-  return `Frame too large: declared payload length ${length} exceeds the maximum ${max} (header at chunk offset ${at}); buffered stream discarded`;
+/** encodeFrame on a named engine (undefined: the default choice). Auto always uses JS (one copy, not two). */
+export function encodeFrameWith(
+  choice: EngineChoice | undefined,
+  connNo: number,
+  payload: Uint8Array,
+  timestampMs: number = Date.now(),
+): Buffer {
+  const ts = checkFrameArgs(connNo, payload, timestampMs);
+  const { auto, wasm } = resolveEngine(choice);
+  if (wasm === undefined || auto) return encodeFrameJs(connNo, payload, ts);
+  return encodeFrameWasm(wasm, connNo, payload, ts);
 }
 
-export function corruptMessage(got: number, connNo: number, length: number, at: number): string {
-  const hex = got.toString(16).padStart(2, '0');
-  return `Corrupt frame: expected terminator 0x3b after the ${length}-byte payload of conn ${connNo}, got 0x${hex} at chunk offset ${at}; buffered stream discarded`;
+/** Encodes one frame into a fresh Buffer the caller owns. */
+export function encodeFrame(connNo: number, payload: Uint8Array, timestampMs: number = Date.now()): Buffer {
+  return encodeFrameWith(undefined, connNo, payload, timestampMs);
 }
