@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
 import { engineInfo } from '../src/hotpath/dispatch.ts';
 import { ErrorCode, isTubesError, type Signal, TubeRegistry } from '../src/index.ts';
-import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/workers.ts';
+import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/worker-backend.ts';
 import { runCommand } from './helpers/peers.ts';
 import { connect, echoServer, pumpAndCollect, waitFor } from './helpers/tubes.ts';
 

@@ -4,15 +4,13 @@
  * reach stdout, so console output is sent to stderr.
  */
 import { createInterface } from 'node:readline';
-import pino from 'pino';
-import type { Logger } from '../log.ts';
 import { type CreateTubeOptions, TubeRegistry } from '../registry/registry.ts';
+import { forwardingLogger, toWireError } from '../registry/wire.ts';
 import {
   type ChildInit,
   type ChildMessage,
   forwardToRegistry,
   isRemoteMethod,
-  toWireError,
   type WireRequest,
 } from './wire.ts';
 
@@ -25,13 +23,7 @@ console.log = console.error;
 console.info = console.error;
 
 const init = JSON.parse(process.argv[2] ?? '{}') as ChildInit;
-const logger: Logger | undefined =
-  init.logLevel !== undefined
-    ? pino(
-        { level: init.logLevel },
-        { write: (line: string) => send({ event: 'log', line: line.trimEnd() }) },
-      )
-    : undefined;
+const logger = forwardingLogger(init.logLevel, send);
 const registry = new TubeRegistry({ ...init.registry, ...(logger ? { logger } : {}) });
 
 let stopping: Promise<void> | undefined;

@@ -10,15 +10,8 @@ import type { Logger } from '../log.ts';
 import type { CreateTubeOptions, CreateTubeResult, TubeRegistryOptions } from '../registry/registry.ts';
 import type { Signal, SignalCallback } from '../registry/signals.ts';
 import type { TubeStatus } from '../registry/tube.ts';
-import {
-  type ChildInit,
-  type ChildMessage,
-  forwardedLogLevel,
-  forwardLogLine,
-  fromWireError,
-  type RemoteMethod,
-  siblingModule,
-} from './wire.ts';
+import { forwardedLogLevel, forwardLogLine, fromWireError, siblingModule } from '../registry/wire.ts';
+import type { ChildInit, ChildMessage, RemoteMethod } from './wire.ts';
 
 /** Registry options that keep every candidate on 127.0.0.1 (tests, demo, benchmarks). */
 export const LOOPBACK: TubeRegistryOptions = {
