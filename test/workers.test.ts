@@ -149,7 +149,11 @@ describe('TubeRegistry({ workers }): tubes in worker threads', () => {
       trickleIce: true,
       tubeId: pair.serverTube,
     });
-    expect(second).toEqual({ tubeId: pair.serverTube }); // as in-thread: no new offer or listener address
+    // As in-thread: no new offer; the second channel's own listener address.
+    expect(second).toEqual({ tubeId: pair.serverTube, actualLocalListenAddr: expect.any(String) });
+    expect(second.actualLocalListenAddr).not.toBe(pair.listenAddr);
+    const r = await pumpAndCollect(await connect(second.actualLocalListenAddr as string), 256 * 1024, 5);
+    expect(r.receivedHash).toBe(r.sentHash);
     expect(server.getConversationIdsByTubeId(pair.serverTube).sort()).toEqual(['conv-1', 'conv-2']);
     const byTube = new Map(workerInfo(server).flatMap((w) => w.tubes.map((t) => [t, w.index])));
     expect(byTube.get(other.tubeId)).not.toBe(byTube.get(pair.serverTube));

@@ -132,9 +132,9 @@ export class TubeRegistry {
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
       // A further channel on an existing tube (original §4.2 step 1).
-      await existing.addChannel(channel);
+      const listenAddr = await existing.addChannel(channel);
       this.#index.associate(opts.conversationId, existing.id);
-      return { tubeId: existing.id };
+      return { tubeId: existing.id, ...(listenAddr ? { actualLocalListenAddr: listenAddr } : {}) };
     }
     const offerSdp = opts.offer !== undefined ? decodeSdpBase64(opts.offer, 'initial_offer_sdp') : undefined;
     const done = this.#admission.enter();
