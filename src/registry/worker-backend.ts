@@ -1,8 +1,8 @@
 /**
  * Worker mode: `new TubeRegistry({ workers: N })` runs its tubes in N `worker_threads` (worker-pool.ts,
- * worker-entry.ts) while the registry stays on the calling thread. Each tube here is a WorkerTube: the
- * operations go to its worker; status, connection state and live stats are the ones the worker pushed when
- * they changed. A worker that dies takes only its own tubes with it (`channel_closed`, outcome
+ * worker-entry.ts) while the registry stays on the calling thread. Each tube here is a WorkerTube
+ * (worker-tube.ts); this backend places it on the least loaded worker, applies the state its worker pushes,
+ * delivers its signals and forwards the worker's logs. A worker that dies takes only its own tubes with it (`channel_closed`, outcome
  * `error: worker exited`); the next createTube gets a fresh worker.
  */
 import { randomUUID } from 'node:crypto';
@@ -10,111 +10,16 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
-import type {
-  BackendHost,
-  ChannelSpec,
-  ConnectionStats,
-  LiveStats,
-  StartedTube,
-  TubeBackend,
-  TubeHandle,
-  TubeSpec,
-} from './backend.ts';
+import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import type { TubeRegistry, TubeRegistryOptions } from './registry.ts';
 import type { Signal, SignalCallback } from './signals.ts';
-import type { TubeStatus } from './tube.ts';
 import { forwardedLogLevel, forwardLogLine } from './wire.ts';
 import { type PoolWorker, WorkerPool } from './worker-pool.ts';
-import type {
-  TubeOperation,
-  WorkerMessage,
-  WorkerStateEvent,
-  WorkerTestHook,
-  WorkerTubeSpec,
-} from './worker-protocol.ts';
+import type { WorkerMessage, WorkerStateEvent, WorkerTestHook, WorkerTubeSpec } from './worker-protocol.ts';
+import { WorkerTube } from './worker-tube.ts';
 
 /** Outcome of `channel_closed` for the tubes of a worker that died. */
 export const WORKER_EXITED_OUTCOME = 'error: worker exited';
-
-/** One tube living in a worker, as the registry's index holds it. */
-class WorkerTube implements TubeHandle {
-  readonly id: string;
-  readonly worker: PoolWorker<WorkerTube>;
-  status: TubeStatus = 'connecting';
-  connectionState = 'New';
-  /** conversation → the worker's latest live stats of this tube's channel. */
-  readonly stats = new Map<string, LiveStats>();
-  readonly onSignal: SignalCallback | undefined;
-  readonly #spec: WorkerTubeSpec;
-  readonly #failed: (tube: WorkerTube) => void;
-
-  constructor(
-    worker: PoolWorker<WorkerTube>,
-    spec: WorkerTubeSpec,
-    onSignal: SignalCallback | undefined,
-    failed: (tube: WorkerTube) => void,
-  ) {
-    this.id = spec.id;
-    this.worker = worker;
-    this.#spec = spec;
-    this.onSignal = onSignal;
-    this.#failed = failed;
-  }
-
-  #run<R>(op: TubeOperation, ...args: unknown[]): Promise<R> {
-    return this.worker.call<R>({ op, tubeId: this.id, args });
-  }
-
-  async start(): Promise<StartedTube> {
-    try {
-      return await this.worker.call<StartedTube>({ op: 'open', spec: this.#spec });
-    } catch (err) {
-      this.#failed(this);
-      throw err;
-    }
-  }
-
-  addChannel(channel: ChannelSpec): Promise<string | undefined> {
-    return this.#run('addChannel', { conversationId: channel.conversationId, settings: channel.settings });
-  }
-
-  setRemoteDescription(sdp: string, isAnswer: boolean): Promise<string | undefined> {
-    return this.#run('setRemoteDescription', sdp, isAnswer);
-  }
-
-  addIceCandidate(candidate: string): Promise<void> {
-    return this.#run('addIceCandidate', candidate);
-  }
-
-  createOffer(): Promise<string> {
-    return this.#run('createOffer');
-  }
-
-  createAnswer(): Promise<string> {
-    return this.#run('createAnswer');
-  }
-
-  restartIce(): Promise<string> {
-    return this.#run('restartIce');
-  }
-
-  closeChannel(conversationId: string, reason: number): Promise<void> {
-    return this.#run('closeChannel', conversationId, reason);
-  }
-
-  close(reason: number): Promise<void> {
-    return this.#run('close', reason);
-  }
-
-  connectionStats(): Promise<ConnectionStats> {
-    return this.#run('connectionStats');
-  }
-
-  liveStats(conversationId: string): LiveStats | null {
-    const stats = this.stats.get(conversationId);
-    return stats ? { ...stats } : null;
-  }
-}
 
 const backends = new WeakMap<object, WorkerBackend>();
 
@@ -262,7 +167,7 @@ export class WorkerBackend implements TubeBackend {
 
   /** Internal (tests/benchmarks). */
   testHook(tubeId: string, hook: WorkerTestHook): Promise<unknown> {
-    const tube = [...this.#pool.live()].flatMap((w) => w.tubes.get(tubeId) ?? [])[0];
+    const tube = this.#pool.live().flatMap((w) => w.tubes.get(tubeId) ?? [])[0];
     if (!tube) return Promise.reject(new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`));
     return tube.worker.call({ op: 'testHook', hook });
   }

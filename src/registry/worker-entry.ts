@@ -10,7 +10,8 @@ import { ErrorCode, TubesError } from '../errors.ts';
 import { engineInfo, resolveEngine } from '../hotpath/dispatch.ts';
 import { setVerboseLogging } from '../log.ts';
 import type { ChannelSpec } from './backend.ts';
-import { LocalBackend, type LocalTube } from './local-backend.ts';
+import { LocalBackend } from './local-backend.ts';
+import type { LocalTube } from './local-tube.ts';
 import { parseSettings } from './settings.ts';
 import { forwardingLogger, toWireError } from './wire.ts';
 import type {
