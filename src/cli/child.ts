@@ -42,7 +42,7 @@ async function call(req: WireRequest): Promise<unknown> {
   return forwardToRegistry(registry, req.method, req.args)?.result;
 }
 
-async function handle(line: string): Promise<void> {
+async function inputOnLine(line: string): Promise<void> {
   let req: WireRequest;
   try {
     req = JSON.parse(line) as WireRequest;
@@ -68,7 +68,7 @@ async function handle(line: string): Promise<void> {
 }
 
 const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-input.on('line', (line) => void handle(line));
+input.on('line', (line) => void inputOnLine(line));
 // The parent went away (or closed our stdin): clean up and leave.
 input.on('close', () => void stop().then(() => process.exit(0)));
 

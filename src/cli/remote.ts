@@ -113,7 +113,7 @@ export class RemoteRegistry {
         );
     });
     const lines = createInterface({ input: this.#child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => this.#onLine(line, readyResolve));
+    lines.on('line', (line) => this.#childOnLine(line, readyResolve));
   }
 
   /** The child's process id. */
@@ -126,7 +126,7 @@ export class RemoteRegistry {
     return this.#ready;
   }
 
-  #onLine(line: string, onReady: () => void): void {
+  #childOnLine(line: string, onReady: () => void): void {
     let msg: ChildMessage;
     try {
       msg = JSON.parse(line) as ChildMessage;
