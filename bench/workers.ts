@@ -22,7 +22,7 @@ import { parseArgs } from 'node:util';
 import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
 import { median, parseBytes, type Sink, sendParallel, startSink } from '../src/cli/workload.ts';
 import { TubeRegistry } from '../src/index.ts';
-import { workerInfo, workerTestHookForTests } from '../src/registry/workers.ts';
+import { workerInfo, workerTestHookForTests } from '../src/registry/worker-backend.ts';
 
 const WARMUP_BYTES = 2 * 1024 * 1024;
 const TIMEOUT_MS = 300_000;

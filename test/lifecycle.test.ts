@@ -246,6 +246,18 @@ describe('tube behaviour', () => {
     });
     expect(second.tubeId).toBe(pair.serverTube);
     expect(pair.server.getConversationIdsByTubeId(pair.serverTube).sort()).toEqual(['conv-1', 'conv-2']);
+    // The second channel's own listener (port 0 asked for): its address is returned and data flows through it.
+    expect(second.actualLocalListenAddr).toMatch(/^127\.0\.0\.1:\d+$/);
+    expect(second.actualLocalListenAddr).not.toBe(pair.listenAddr);
+    const r = await pumpAndCollect(await connect(second.actualLocalListenAddr as string), 256 * 1024, 7);
+    expect(r.received).toBe(256 * 1024);
+    expect(r.receivedHash).toBe(r.sentHash);
+    await waitFor(
+      () => Number(pair.server.getLiveStats('conv-2')?.['total_bytes_sent'] ?? 0) >= 256 * 1024,
+      5_000,
+      'the bytes counted on conv-2',
+    );
+    expect(Number(pair.server.getLiveStats('conv-1')?.['total_bytes_sent'] ?? 0)).toBeLessThan(256 * 1024);
   });
 
   it('after everything closes, a process exits by itself (no handle left)', async () => {

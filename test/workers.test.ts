@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
 import { engineInfo } from '../src/hotpath/index.ts';
 import { ErrorCode, isTubesError, type Signal, TubeRegistry } from '../src/index.ts';
-import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/workers.ts';
+import { WORKER_EXITED_OUTCOME, workerInfo, workerTestHookForTests } from '../src/registry/worker-backend.ts';
 import { runCommand } from './helpers/peers.ts';
 import { connect, echoServer, pumpAndCollect, waitFor } from './helpers/tubes.ts';
 
@@ -149,7 +149,11 @@ describe('TubeRegistry({ workers }): tubes in worker threads', () => {
       trickleIce: true,
       tubeId: pair.serverTube,
     });
-    expect(second).toEqual({ tubeId: pair.serverTube }); // as in-thread: no new offer or listener address
+    // As in-thread: no new offer; the second channel's own listener address.
+    expect(second).toEqual({ tubeId: pair.serverTube, actualLocalListenAddr: expect.any(String) });
+    expect(second.actualLocalListenAddr).not.toBe(pair.listenAddr);
+    const r = await pumpAndCollect(await connect(second.actualLocalListenAddr as string), 256 * 1024, 5);
+    expect(r.receivedHash).toBe(r.sentHash);
     expect(server.getConversationIdsByTubeId(pair.serverTube).sort()).toEqual(['conv-1', 'conv-2']);
     const byTube = new Map(workerInfo(server).flatMap((w) => w.tubes.map((t) => [t, w.index])));
     expect(byTube.get(other.tubeId)).not.toBe(byTube.get(pair.serverTube));

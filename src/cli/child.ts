@@ -4,15 +4,13 @@
  * reach stdout, so console output is sent to stderr.
  */
 import { createInterface } from 'node:readline';
-import pino from 'pino';
-import type { Logger } from '../log.ts';
 import { type CreateTubeOptions, TubeRegistry } from '../registry/registry.ts';
+import { forwardingLogger, toWireError } from '../registry/wire.ts';
 import {
   type ChildInit,
   type ChildMessage,
   forwardToRegistry,
   isRemoteMethod,
-  toWireError,
   type WireRequest,
 } from './wire.ts';
 
@@ -25,13 +23,7 @@ console.log = console.error;
 console.info = console.error;
 
 const init = JSON.parse(process.argv[2] ?? '{}') as ChildInit;
-const logger: Logger | undefined =
-  init.logLevel !== undefined
-    ? pino(
-        { level: init.logLevel },
-        { write: (line: string) => send({ event: 'log', line: line.trimEnd() }) },
-      )
-    : undefined;
+const logger = forwardingLogger(init.logLevel, send);
 const registry = new TubeRegistry({ ...init.registry, ...(logger ? { logger } : {}) });
 
 let stopping: Promise<void> | undefined;
@@ -50,7 +42,7 @@ async function call(req: WireRequest): Promise<unknown> {
   return forwardToRegistry(registry, req.method, req.args)?.result;
 }
 
-async function handle(line: string): Promise<void> {
+async function inputOnLine(line: string): Promise<void> {
   let req: WireRequest;
   try {
     req = JSON.parse(line) as WireRequest;
@@ -76,7 +68,7 @@ async function handle(line: string): Promise<void> {
 }
 
 const input = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
-input.on('line', (line) => void handle(line));
+input.on('line', (line) => void inputOnLine(line));
 // The parent went away (or closed our stdin): clean up and leave.
 input.on('close', () => void stop().then(() => process.exit(0)));
 

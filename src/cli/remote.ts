@@ -10,15 +10,8 @@ import type { Logger } from '../log.ts';
 import type { CreateTubeOptions, CreateTubeResult, TubeRegistryOptions } from '../registry/registry.ts';
 import type { Signal, SignalCallback } from '../registry/signals.ts';
 import type { TubeStatus } from '../registry/tube.ts';
-import {
-  type ChildInit,
-  type ChildMessage,
-  forwardedLogLevel,
-  forwardLogLine,
-  fromWireError,
-  type RemoteMethod,
-  siblingModule,
-} from './wire.ts';
+import { forwardedLogLevel, forwardLogLine, fromWireError, siblingModule } from '../registry/wire.ts';
+import type { ChildInit, ChildMessage, RemoteMethod } from './wire.ts';
 
 /** Registry options that keep every candidate on 127.0.0.1 (tests, demo, benchmarks). */
 export const LOOPBACK: TubeRegistryOptions = {
@@ -126,7 +119,7 @@ export class RemoteRegistry {
         );
     });
     const lines = createInterface({ input: this.#child.stdout as NodeJS.ReadableStream });
-    lines.on('line', (line) => this.#onLine(line, readyResolve));
+    lines.on('line', (line) => this.#childOnLine(line, readyResolve));
   }
 
   /** The child's process id. */
@@ -139,7 +132,7 @@ export class RemoteRegistry {
     return this.#ready;
   }
 
-  #onLine(line: string, onReady: () => void): void {
+  #childOnLine(line: string, onReady: () => void): void {
     let msg: ChildMessage;
     try {
       msg = JSON.parse(line) as ChildMessage;

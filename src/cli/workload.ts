@@ -109,7 +109,10 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, what: stri
       onAbort?.();
       reject(new TubesError(ErrorCode.TIMEOUT, `Timed out (${what})`));
     };
-    if (signal.aborted) return abort();
+    if (signal.aborted) {
+      p.catch(() => {}); // nobody waits for it any more; its rejection must not end the process
+      return abort();
+    }
     signal.addEventListener('abort', abort, { once: true });
     p.then(
       (v) => {

@@ -1,6 +1,9 @@
 /**
  * The public entry point: a registry of tubes keyed by tube id, with a conversation-id index
- * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton).
+ * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton). The registry
+ * owns the index, admission and the checks of every argument; its tubes run on this thread
+ * (local-backend.ts) or, with `workers`, in worker threads (worker-backend.ts), behind one interface
+ * (backend.ts).
  */
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ChannelLimits } from '../channel/channel.ts';
@@ -8,14 +11,16 @@ import { modeFor } from '../channel/modes.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
-import type { IceServer, PeerOptions } from '../webrtc/peer.ts';
+import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
+import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
+import { LocalBackend } from './local-backend.ts';
 import { parseSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
-import { Tube, type TubeStatus } from './tube.ts';
+import type { TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';
-import { createWorkerRegistry } from './workers.ts';
+import { WorkerBackend } from './worker-backend.ts';
 
 export interface TubeRegistryOptions {
   /** pino-compatible logger; silent by default. */
@@ -46,7 +51,7 @@ export interface TubeRegistryOptions {
   weriftPatches?: boolean;
   /**
    * Run tubes in this many `worker_threads` (each a TubeRegistry with these options minus `workers` and
-   * `logger`), the API staying on this thread (src/registry/workers.ts). 0 / absent: tubes run in this thread.
+   * `logger`), the API staying on this thread (src/registry/worker-backend.ts). 0 / absent: tubes run in this thread.
    */
   workers?: number;
   /** Worker mode only: `resourceLimits` of each worker (e.g. `{ maxOldGenerationSizeMb }`); a worker that runs
@@ -80,101 +85,87 @@ function envInt(name: string): number | undefined {
   return Number.isInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** `workers` as given: 0 / absent = tubes on this thread; otherwise a positive integer. */
+function workerCount(workers: number | undefined): number {
+  if (workers === undefined || workers === 0) return 0;
+  if (!Number.isInteger(workers) || workers < 1) {
+    throw new TubesError(
+      ErrorCode.BAD_ARGUMENT,
+      `workers must be a non-negative integer, got ${String(workers)}`,
+    );
+  }
+  return workers;
+}
+
+function createFailure(err: unknown): TubesError {
+  if (err instanceof TubesError) return err;
+  return new TubesError(ErrorCode.WEBRTC, `Failed to create tube: ${(err as Error).message}`, { cause: err });
+}
+
 export class TubeRegistry {
-  // `!`: the constructor returns early (another object) in worker mode; otherwise they are always assigned.
-  readonly #logger!: Logger;
-  readonly #options!: TubeRegistryOptions;
-  readonly #admission!: Admission;
-  readonly #index = new TubeIndex<Tube>();
+  readonly #logger: Logger;
+  readonly #admission: Admission;
+  readonly #index = new TubeIndex<TubeHandle>();
+  readonly #backend: TubeBackend;
 
   constructor(options: TubeRegistryOptions = {}) {
-    if (options.workers !== undefined && options.workers !== 0) {
-      // biome-ignore lint/correctness/noConstructorReturn: worker mode implements this same API in workers.ts
-      return createWorkerRegistry(options, TubeRegistry.prototype);
-    }
-    this.#options = options;
+    const workers = workerCount(options.workers);
     this.#logger = options.logger ?? silentLogger();
     this.#admission = new Admission(
       options.maxConcurrentCreates ?? envInt('TUBES_MAX_CONCURRENT_CREATES') ?? 100,
     );
-  }
-
-  #peerOptions(opts: CreateTubeOptions): PeerOptions {
-    const s = opts.settings;
-    const servers = [...(opts.iceServers ?? this.#options.iceServers ?? [])];
-    const turnUrl = s['turn_url'];
-    if (
-      typeof turnUrl === 'string' &&
-      typeof s['turn_username'] === 'string' &&
-      typeof s['turn_password'] === 'string'
-    ) {
-      servers.push({ urls: turnUrl, username: s['turn_username'], credential: s['turn_password'] });
-    }
-    return {
-      iceServers: servers,
-      relayOnly: opts.turnOnly === true || s['turn_only'] === true,
-      hostAddresses: this.#options.hostAddresses,
-      hostAddressesOnly: this.#options.hostAddressesOnly,
-      ipv6: this.#options.ipv6,
-      portRange: this.#options.portRange,
-      weriftPatches: this.#options.weriftPatches,
-      logger: this.#logger,
+    const host: BackendHost = {
+      closed: (tube) => this.#index.remove(tube),
+      conversationsOf: (tubeId) => this.#index.conversationsOf(tubeId),
     };
+    this.#backend =
+      workers > 0 ? new WorkerBackend(this, workers, options, host) : new LocalBackend(options, host);
   }
 
   async createTube(opts: CreateTubeOptions): Promise<CreateTubeResult> {
     if (typeof opts.conversationId !== 'string' || opts.conversationId === '') {
       throw new TubesError(ErrorCode.BAD_ARGUMENT, 'conversationId must be a non-empty string');
     }
-    const settings = parseSettings(opts.settings);
-    modeFor(settings); // validates the mode's settings before any WebRTC work
+    const parsed = parseSettings(opts.settings);
+    modeFor(parsed); // validates the mode's settings before any WebRTC work
+    const channel = { conversationId: opts.conversationId, settings: opts.settings, parsed };
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
       // A further channel on an existing tube (original §4.2 step 1).
-      await existing.addLocalChannel(opts.conversationId, settings);
+      const listenAddr = await existing.addChannel(channel);
       this.#index.associate(opts.conversationId, existing.id);
-      return { tubeId: existing.id };
+      return { tubeId: existing.id, ...(listenAddr ? { actualLocalListenAddr: listenAddr } : {}) };
     }
     const offerSdp = opts.offer !== undefined ? decodeSdpBase64(opts.offer, 'initial_offer_sdp') : undefined;
     const done = this.#admission.enter();
-    const tube = new Tube(
-      {
+    let tube: TubeHandle;
+    try {
+      tube = this.#backend.open({
+        ...channel,
         id: opts.tubeId,
-        conversationId: opts.conversationId,
-        settings,
         trickleIce: opts.trickleIce,
-        peer: this.#peerOptions(opts),
-        logger: this.#logger,
-        limits: this.#options.limits,
-        protocolExtensions: this.#options.protocolExtensions,
+        offerSdp,
+        iceServers: opts.iceServers,
+        turnOnly: opts.turnOnly,
         onSignal: opts.onSignal,
-        gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
-        onClosed: (t) => this.#forget(t),
-      },
-      offerSdp === undefined ? 'server' : 'client',
-    );
+      });
+    } catch (err) {
+      done(false);
+      throw createFailure(err);
+    }
     this.#index.add(tube, opts.conversationId);
     try {
-      const result: CreateTubeResult = { tubeId: tube.id };
-      if (offerSdp === undefined) Object.assign(result, await tube.startServer());
-      else Object.assign(result, await tube.startClient(offerSdp));
+      const result: CreateTubeResult = { tubeId: tube.id, ...(await tube.start()) };
       done(true);
       return result;
     } catch (err) {
       done(false);
-      await tube.close(CloseConnectionReason.Error);
-      if (err instanceof TubesError) throw err;
-      throw new TubesError(ErrorCode.WEBRTC, `Failed to create tube: ${(err as Error).message}`, {
-        cause: err,
-      });
+      this.#index.remove(tube);
+      throw createFailure(err);
     }
   }
 
-  #forget(tube: Tube): void {
-    this.#index.remove(tube);
-  }
-
-  #tube(tubeId: string): Tube {
+  #tube(tubeId: string): TubeHandle {
     const tube = this.#index.get(tubeId);
     if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`);
     return tube;
@@ -186,8 +177,7 @@ export class TubeRegistry {
     isAnswer = false,
   ): Promise<string | undefined> {
     const tube = this.#tube(tubeId);
-    const sdp = decodeSdpBase64(sdpBase64);
-    return tube.setRemoteDescription(sdp, isAnswer);
+    return tube.setRemoteDescription(decodeSdpBase64(sdpBase64), isAnswer);
   }
 
   /** Fire-and-forget as the original: never throws, unknown tubes are ignored. `""` ends the candidates. */
@@ -297,50 +287,33 @@ export class TubeRegistry {
    * data-channel bytes of all its channels. `packet_loss_rate` is 0: werift exposes no loss figure for data
    * channels (SCTP retransmits; the original reported 0 for data-only sessions too).
    */
-  async getConnectionStats(tubeId: string): Promise<{
-    packet_loss_rate: number;
-    rtt_ms: number | null;
-    bytes_sent: number;
-    bytes_received: number;
-  }> {
-    const tube = this.#tube(tubeId);
-    const s = await tube.connectionStats();
-    return {
-      packet_loss_rate: 0,
-      rtt_ms: s.rttMs ?? null,
-      bytes_sent: s.bytesSent,
-      bytes_received: s.bytesReceived,
-    };
+  async getConnectionStats(tubeId: string): Promise<ConnectionStats> {
+    return this.#tube(tubeId).connectionStats();
   }
 
-  /** Live counters of one conversation's channel, or null if unknown. */
-  getLiveStats(conversationId: string): Record<string, unknown> | null {
-    const tube = this.#index.byConversation(conversationId);
-    const channel = tube?.channel(conversationId);
-    if (!tube || !channel) return null;
-    const s = channel.stats();
-    return {
-      conversation_id: conversationId,
-      tube_id: tube.id,
-      established_at: tube.createdAt,
-      messages_sent: s.messagesSent,
-      messages_received: s.messagesReceived,
-      total_bytes_sent: s.bytesSent,
-      total_bytes_received: s.bytesReceived,
-      avg_rtt_ms: s.rttMs ?? null,
-      active_connections: s.activeConnections,
-      frames_discarded: s.framesDiscarded,
-    };
+  /**
+   * Live counters of one conversation's channel, or null if unknown. With `workers`, as last pushed by the
+   * tube's worker (at most ~100 ms old).
+   */
+  getLiveStats(conversationId: string): LiveStats | null {
+    return this.#index.byConversation(conversationId)?.liveStats(conversationId) ?? null;
   }
 
   async cleanupTubes(tubeIds: string[]): Promise<void> {
     await Promise.all(
-      tubeIds.map((id) => this.#index.get(id)?.close(CloseConnectionReason.Normal) ?? Promise.resolve()),
+      tubeIds.map((id) =>
+        this.#index
+          .get(id)
+          ?.close(CloseConnectionReason.Normal)
+          .catch(() => {}),
+      ),
     );
   }
 
+  /** Closes every tube; with `workers`, then ends the workers (the next createTube starts fresh ones). */
   async cleanupAll(): Promise<void> {
     await this.cleanupTubes(this.allTubeIds());
+    await this.#backend.shutdown();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -1,6 +1,6 @@
 /**
- * Tubes by id and the conversation-id → tube-id index, shared by the in-thread registry and the worker
- * registry (whose entries stand for tubes living in workers). Answers the registry's lookup methods.
+ * Tubes by id and the conversation-id → tube-id index of a registry (its entries are tube handles of either
+ * backend). Answers the registry's lookup methods.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
 

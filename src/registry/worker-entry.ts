@@ -1,16 +1,19 @@
 /**
- * Worker-thread entry of worker mode (`new TubeRegistry({ workers: N })`, see workers.ts): one plain
- * TubeRegistry driven over the worker's parentPort. Requests and replies follow the child-process harness
- * (src/cli/wire.ts: `{ id, method, args }`, `{ id, ok, result | error }`, `signal` and `log` events); on top
- * of that the worker pushes `state` events (tube statuses, connection states, live stats) whenever they
- * change, always before the reply or signal that follows the change. Not meant to be loaded by hand.
+ * Worker-thread entry of worker mode (`new TubeRegistry({ workers: N })`, see worker-backend.ts): the tubes
+ * the calling thread places here, run by a LocalBackend and driven over the worker's parentPort
+ * (worker-protocol.ts). Arguments arrive checked by the calling thread's registry. The worker pushes `state`
+ * events (tube statuses, connection states, live stats) whenever they change, always before the reply or
+ * signal that follows the change. Not meant to be loaded by hand.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import pino from 'pino';
-import { forwardToRegistry, toWireError } from '../cli/wire.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
 import { engineInfo, resolveEngine } from '../hotpath/internal.ts';
-import { type Logger, setVerboseLogging } from '../log.ts';
-import { type CreateTubeOptions, TubeRegistry } from './registry.ts';
+import { setVerboseLogging } from '../log.ts';
+import type { ChannelSpec } from './backend.ts';
+import { LocalBackend } from './local-backend.ts';
+import type { LocalTube } from './local-tube.ts';
+import { parseSettings } from './settings.ts';
+import { forwardingLogger, toWireError } from './wire.ts';
 import type {
   TubeSnapshot,
   WorkerInit,
@@ -18,7 +21,8 @@ import type {
   WorkerRequest,
   WorkerStateEvent,
   WorkerTestHook,
-} from './workers.ts';
+  WorkerTubeSpec,
+} from './worker-protocol.ts';
 
 const port = parentPort;
 if (!port) throw new Error('worker-entry.ts runs only as a worker thread (worker mode of TubeRegistry)');
@@ -29,59 +33,58 @@ function send(message: WorkerMessage): void {
 }
 
 setVerboseLogging(init.verbose);
-const logger: Logger | undefined =
-  init.logLevel !== undefined
-    ? pino(
-        { level: init.logLevel },
-        { write: (line: string) => send({ event: 'log', line: line.trimEnd() }) },
-      )
-    : undefined;
-const registry = new TubeRegistry({ ...init.registry, ...(logger ? { logger } : {}) });
+const logger = forwardingLogger(init.logLevel, send);
+const tubes = new Map<string, LocalTube>();
+const backend = new LocalBackend(
+  { ...init.registry, ...(logger ? { logger } : {}) },
+  {
+    closed: (tube) => {
+      if (tubes.get(tube.id) === tube) tubes.delete(tube.id);
+    },
+    conversationsOf: (tubeId) => tubes.get(tubeId)?.tube.conversationIds() ?? [],
+  },
+);
 
 // ---- state pushed to the calling thread --------------------------------------------------------------
 
 const lastTubes = new Map<string, TubeSnapshot>();
-/** Conversations the calling thread routed here (createTube, associateConversation): their stats are pushed. */
-const conversations = new Set<string>();
-/** conversation → last pushed `tube_id + stats` JSON. */
-const lastStats = new Map<string, string>();
+/** tube id → conversation → last pushed stats JSON. */
+const lastStats = new Map<string, Map<string, string>>();
 
-function tubeSnapshot(id: string): TubeSnapshot | undefined {
-  if (!registry.tubeFound(id)) return undefined;
-  return { status: registry.getTubeStatus(id), connectionState: registry.getConnectionState(id) };
+function pushStats(state: WorkerStateEvent, tube: LocalTube): void {
+  let last = lastStats.get(tube.id);
+  if (!last) lastStats.set(tube.id, (last = new Map()));
+  for (const conv of tube.tube.conversationIds()) {
+    const stats = tube.liveStats(conv);
+    if (stats === null) {
+      if (last.delete(conv)) state.stats.push([tube.id, conv, null]);
+      continue;
+    }
+    const json = JSON.stringify(stats);
+    if (last.get(conv) !== json) {
+      last.set(conv, json);
+      state.stats.push([tube.id, conv, stats]);
+    }
+  }
 }
 
 /** Pushes what changed since the last push (tube states always; live stats when `withStats`). */
 function flush(withStats: boolean): void {
   const state: WorkerStateEvent = { event: 'state', tubes: [], stats: [] };
-  const present = new Set(registry.allTubeIds());
-  for (const id of present) {
-    const snap = tubeSnapshot(id);
+  for (const [id, tube] of tubes) {
+    const snap: TubeSnapshot = { status: tube.status, connectionState: tube.connectionState };
     const last = lastTubes.get(id);
-    if (snap && (!last || last.status !== snap.status || last.connectionState !== snap.connectionState)) {
+    if (!last || last.status !== snap.status || last.connectionState !== snap.connectionState) {
       lastTubes.set(id, snap);
       state.tubes.push([id, snap]);
     }
+    if (withStats) pushStats(state, tube);
   }
   for (const id of lastTubes.keys()) {
-    if (!present.has(id)) {
+    if (!tubes.has(id)) {
       lastTubes.delete(id);
+      lastStats.delete(id);
       state.tubes.push([id, null]);
-    }
-  }
-  if (withStats) {
-    for (const conv of conversations) {
-      const stats = registry.getLiveStats(conv);
-      if (stats === null) {
-        if (lastStats.delete(conv)) state.stats.push([conv, null]);
-        if (!registry.tubeIdFromConnectionId(conv)) conversations.delete(conv);
-        continue;
-      }
-      const json = JSON.stringify(stats);
-      if (lastStats.get(conv) !== json) {
-        lastStats.set(conv, json);
-        state.stats.push([conv, stats]);
-      }
     }
   }
   if (state.tubes.length > 0 || state.stats.length > 0) send(state);
@@ -140,33 +143,43 @@ function testHook(hook: WorkerTestHook): unknown {
   }
 }
 
-async function call(req: WorkerRequest): Promise<unknown> {
-  const a = req.args;
-  switch (req.method) {
-    case 'createTube': {
-      const opts = { ...(a[0] as CreateTubeOptions) };
-      conversations.add(opts.conversationId);
-      // Signals also push state: the host sees e.g. 'active' before the 'connected' signal.
-      opts.onSignal = (signal) => {
-        flush(false);
-        if (req.signals) send({ event: 'signal', call: req.id, signal });
-      };
-      return registry.createTube(opts);
+function open(spec: WorkerTubeSpec): Promise<unknown> {
+  const tube = backend.open({
+    ...spec,
+    parsed: parseSettings(spec.settings),
+    // Signals also push state: the host sees e.g. 'active' before the 'connected' signal.
+    onSignal: (signal) => {
+      flush(false);
+      if (spec.signals) send({ event: 'tube-signal', signal });
+    },
+  });
+  tubes.set(tube.id, tube);
+  return tube.start();
+}
+
+function run(req: WorkerRequest): unknown {
+  switch (req.op) {
+    case 'open':
+      return open(req.spec);
+    case 'testHook':
+      return testHook(req.hook);
+    default: {
+      const tube = tubes.get(req.tubeId);
+      if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${req.tubeId}`);
+      if (req.op === 'addChannel') {
+        const channel = req.args[0] as Omit<ChannelSpec, 'parsed'>;
+        return tube.addChannel({ ...channel, parsed: parseSettings(channel.settings) });
+      }
+      const operation = tube[req.op] as (...args: unknown[]) => unknown;
+      return operation.apply(tube, req.args);
     }
-    case 'associateConversation':
-      conversations.add(a[1] as string);
-      return registry.associateConversation(a[0] as string, a[1] as string);
-    case '__testHook':
-      return testHook(a[0] as WorkerTestHook);
-    default:
-      return forwardToRegistry(registry, req.method, a)?.result;
   }
 }
 
-async function handle(req: WorkerRequest): Promise<void> {
+async function portOnMessage(req: WorkerRequest): Promise<void> {
   let reply: WorkerMessage;
   try {
-    const result = await call(req);
+    const result = await run(req);
     reply = { id: req.id, ok: true, ...(result !== undefined ? { result } : {}) };
   } catch (err) {
     reply = { id: req.id, ok: false, error: toWireError(err) };
@@ -175,6 +188,6 @@ async function handle(req: WorkerRequest): Promise<void> {
   send(reply);
 }
 
-port.on('message', (req: WorkerRequest) => void handle(req));
+port.on('message', (req: WorkerRequest) => void portOnMessage(req));
 logger?.debug({ threadId: init.index }, 'tube worker ready');
 send({ event: 'ready', pid: process.pid });

@@ -1,0 +1,78 @@
+/**
+ * What the registry asks of the place its tubes run: this thread (local-backend.ts) or worker threads
+ * (worker-backend.ts). The registry keeps the index, admission and every check of the caller's input; a
+ * backend only starts tubes and runs operations on them. Arguments reach a backend validated and decoded.
+ */
+import type { IceServer } from '../webrtc/peer.ts';
+import type { ParsedSettings } from './settings.ts';
+import type { SignalCallback } from './signals.ts';
+import type { TubeStatus } from './tube.ts';
+
+/** A new channel: the caller's settings as given (a worker parses them again) and parsed. */
+export interface ChannelSpec {
+  conversationId: string;
+  settings: Record<string, unknown>;
+  parsed: ParsedSettings;
+}
+
+export interface TubeSpec extends ChannelSpec {
+  /** Absent: the backend picks a random UUID. */
+  id: string | undefined;
+  trickleIce: boolean;
+  /** The decoded offer: present = client mode (answerer), absent = server mode (offerer). */
+  offerSdp: string | undefined;
+  iceServers: IceServer[] | undefined;
+  turnOnly: boolean | undefined;
+  onSignal: SignalCallback | undefined;
+}
+
+export interface ConnectionStats {
+  packet_loss_rate: number;
+  rtt_ms: number | null;
+  bytes_sent: number;
+  bytes_received: number;
+}
+
+export type LiveStats = Record<string, unknown>;
+
+export interface StartedTube {
+  offer?: string;
+  answer?: string;
+  actualLocalListenAddr?: string;
+}
+
+/** One tube as the registry's index holds it. */
+export interface TubeHandle {
+  readonly id: string;
+  readonly status: TubeStatus;
+  readonly connectionState: string;
+  /** Offer (server mode) or answer (client mode). On failure the tube is closed and gone. */
+  start(): Promise<StartedTube>;
+  /** A further data channel labelled `conversationId`; its listener address if it has one. */
+  addChannel(channel: ChannelSpec): Promise<string | undefined>;
+  setRemoteDescription(sdp: string, isAnswer: boolean): Promise<string | undefined>;
+  addIceCandidate(candidate: string): Promise<void>;
+  createOffer(): Promise<string>;
+  createAnswer(): Promise<string>;
+  restartIce(): Promise<string>;
+  closeChannel(conversationId: string, reason: number): Promise<void>;
+  close(reason: number): Promise<void>;
+  connectionStats(): Promise<ConnectionStats>;
+  /** Live counters of the channel labelled `conversationId`, or null. */
+  liveStats(conversationId: string): LiveStats | null;
+}
+
+/** What a backend learns from its registry. */
+export interface BackendHost {
+  /** The tube is gone (closed, or its worker died): forget it. */
+  closed(tube: TubeHandle): void;
+  /** The conversations the registry routes to this tube. */
+  conversationsOf(tubeId: string): string[];
+}
+
+export interface TubeBackend {
+  /** A tube not started yet (throws when no place to run it can be had). */
+  open(spec: TubeSpec): TubeHandle;
+  /** After every tube is closed (cleanupAll): releases what the backend holds, e.g. its workers. */
+  shutdown(): Promise<void>;
+}

@@ -1,0 +1,77 @@
+/**
+ * Messages between a worker backend (worker-backend.ts, on the registry's thread) and a tube worker
+ * (worker-entry.ts). Requests name a tube operation; replies and `ready`/`log` events are the registry's wire
+ * (wire.ts). The worker also sends `signal` events per tube and `state` events: what changed in its tubes,
+ * always before the reply or signal that follows the change.
+ */
+import type { IceServer } from '../webrtc/peer.ts';
+import type { LiveStats } from './backend.ts';
+import type { TubeRegistryOptions } from './registry.ts';
+import type { Signal } from './signals.ts';
+import type { TubeStatus } from './tube.ts';
+import type { WireEvent, WireReply } from './wire.ts';
+
+/** A tube for a worker to start: the registry's checked arguments (settings are parsed again there). */
+export interface WorkerTubeSpec {
+  id: string;
+  conversationId: string;
+  settings: Record<string, unknown>;
+  trickleIce: boolean;
+  offerSdp: string | undefined;
+  iceServers: IceServer[] | undefined;
+  turnOnly: boolean | undefined;
+  /** Send the tube's signals (`tube-signal` events): the caller gave an onSignal. */
+  signals: boolean;
+}
+
+/** TubeHandle operations a worker runs on one of its tubes (arguments as TubeHandle's, settings unparsed). */
+export type TubeOperation =
+  | 'start'
+  | 'addChannel'
+  | 'setRemoteDescription'
+  | 'addIceCandidate'
+  | 'createOffer'
+  | 'createAnswer'
+  | 'restartIce'
+  | 'closeChannel'
+  | 'close'
+  | 'connectionStats';
+
+/** `throw`: uncaught exception in the worker; `exit`: process.exit(3) in the worker; `oom`: allocates until
+ * the worker's heap limit (use with `workerResourceLimits`); `engine`: the worker's
+ * hot-path engine info (loads it); `cpu`: the worker thread's CPU time (process.threadCpuUsage). */
+export type WorkerTestHook = 'throw' | 'exit' | 'oom' | 'engine' | 'cpu';
+
+export type WorkerRequest =
+  | { id: number; op: 'open'; spec: WorkerTubeSpec }
+  | { id: number; op: TubeOperation; tubeId: string; args: unknown[] }
+  /** Internal, for tests and benchmarks only; never reachable through the public API. */
+  | { id: number; op: 'testHook'; hook: WorkerTestHook };
+
+export interface TubeSnapshot {
+  status: TubeStatus;
+  connectionState: string;
+}
+
+/** What changed in a worker since its last push: tubes (null = gone), live stats per tube and channel. */
+export interface WorkerStateEvent {
+  event: 'state';
+  tubes: [tubeId: string, TubeSnapshot | null][];
+  stats: [tubeId: string, conversationId: string, LiveStats | null][];
+}
+
+export interface WorkerSignalEvent {
+  event: 'tube-signal';
+  signal: Signal;
+}
+
+export type WorkerMessage = WireReply | WireEvent | WorkerStateEvent | WorkerSignalEvent;
+
+/** workerData of a tube worker. */
+export interface WorkerInit {
+  index: number;
+  registry: Omit<TubeRegistryOptions, 'logger' | 'workers' | 'workerResourceLimits'>;
+  /** pino level of the worker's forwarding logger; absent = silent. */
+  logLevel?: string;
+  verbose: boolean;
+}
