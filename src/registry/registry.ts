@@ -5,13 +5,13 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ChannelLimits } from '../channel/channel.ts';
 import { modeFor } from '../channel/modes.ts';
+import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import type { IceServer, PeerOptions } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
-import { parseSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
 import { Tube, type TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';

@@ -18,13 +18,13 @@ import {
   type WireEvent,
   type WireReply,
 } from '../cli/wire.ts';
+import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { isVerbose, type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
 import type { CreateTubeOptions, CreateTubeResult, TubeRegistry, TubeRegistryOptions } from './registry.ts';
-import { parseSettings } from './settings.ts';
 import type { Signal, SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';
