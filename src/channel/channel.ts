@@ -485,9 +485,28 @@ export class Channel {
       signal: (kind, data) => this.#opts.signal?.(kind, data),
       abandoned: conn.openAbort.signal,
     };
+    // An opener that produces no socket in time is abandoned; a socket still connecting is bounded by
+    // its own connect timeout (dial), which reports the address.
+    const clock = this.#host.clock;
+    const timeoutMs = this.#limits.connectTimeoutMs;
+    const deadline =
+      timeoutMs > 0
+        ? clock.setTimeout(() => {
+            if (conn.state === 'opening')
+              this.#closeConnection(
+                conn,
+                CloseConnectionReason.ConnectionFailed,
+                `Open timed out after ${timeoutMs} ms`,
+              );
+          }, timeoutMs)
+        : undefined;
     opener(conn, tail, ctx).then(
-      (opened) => this.#openerOnOpened(conn, opened),
+      (opened) => {
+        if (deadline !== undefined) clock.clearTimeout(deadline);
+        this.#openerOnOpened(conn, opened);
+      },
       (err: unknown) => {
+        if (deadline !== undefined) clock.clearTimeout(deadline);
         if (conn.state === 'closed') return;
         this.#closeConnection(conn, refusalReason(err), (err as Error).message);
       },

@@ -16,7 +16,10 @@ export interface ChannelLimits {
   keepaliveTimeoutMs: number;
   /** Connections a peer may have open on one channel at once (gateway side); more are refused. */
   maxConnections: number;
-  /** Gateway side: a target that does not accept within this gets CloseConnection instead of a hang. */
+  /**
+   * Gateway side: a target that does not accept within this gets CloseConnection (10) instead of a hang.
+   * Bounds both an opener that has not produced a socket yet and the TCP connect of the socket it dialed.
+   */
   connectTimeoutMs: number;
 }
 
@@ -36,17 +39,27 @@ export const DEFAULT_LIMITS: ChannelLimits = {
 export const MAX_MESSAGE_CAP = 64 * 1024;
 
 /**
- * The time source of a channel's own timers (keepalive, a closing connection's progress check) and
- * timestamps. Tests inject a manual clock; the default is the process clock with unref'd intervals.
+ * The time source of a channel's own timers (keepalive, open deadline, a closing connection's progress
+ * check) and timestamps. Tests inject a manual clock; the default is the process clock with unref'd timers.
  */
 export interface ChannelClock {
   now(): number;
+  setTimeout(callback: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
   setInterval(callback: () => void, ms: number): unknown;
   clearInterval(handle: unknown): void;
 }
 
 export const SYSTEM_CLOCK: ChannelClock = {
   now: Date.now,
+  setTimeout(callback, ms) {
+    const timer = setTimeout(callback, ms);
+    timer.unref();
+    return timer;
+  },
+  clearTimeout(handle) {
+    clearTimeout(handle as NodeJS.Timeout);
+  },
   setInterval(callback, ms) {
     const timer = setInterval(callback, ms);
     timer.unref();
