@@ -143,7 +143,7 @@ export class Connection {
       if (this.#host.verbose)
         this.#host.logger.debug({ conn: this.connNo, err: err.message }, 'socket error');
     });
-    socket.on('drain', () => this.#drained());
+    socket.on('drain', () => this.#socketOnDrain());
     socket.on('close', () => this.#released());
     // A mode may have paused the socket during its handshake: the pause bits alone decide from here on.
     if (paused) socket.pause();
@@ -193,7 +193,7 @@ export class Connection {
     }
   }
 
-  #drained(): void {
+  #socketOnDrain(): void {
     if (this.#askedPeerToPause) {
       this.#askedPeerToPause = false;
       this.#host.flowResume(this.connNo);
