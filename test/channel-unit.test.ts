@@ -350,6 +350,7 @@ describe('toward WebRTC', () => {
     const local = streamPair();
     h.channel.acceptLocal(local.inner);
     for (let i = 0; i < 50; i++) local.outer.write(Buffer.alloc(4096));
+    await until(() => h.a.bufferedAmount > 64 * 1024, 'the data channel past the mark');
     await settle(20);
     // Reads stopped at the mark: the data channel holds the mark plus at most one read.
     expect(h.a.bufferedAmount).toBeGreaterThan(64 * 1024);

@@ -163,7 +163,7 @@ export function harness(options: HarnessOptions): Harness {
 }
 
 /** Polls (one macrotask per round) until `cond` holds; fails after `ms` of real time. */
-export async function until(cond: () => boolean, what: string, ms = 2000): Promise<void> {
+export async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
