@@ -4,7 +4,6 @@
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { OpenContext, Opened, OpenFailure } from '../src/channel/channel.ts';
 import { Connection, type ConnectionHost } from '../src/channel/connection.ts';
 import {
   GUACD_BATCH_BYTES,
@@ -14,6 +13,8 @@ import {
   guacdHandshake,
   guacdOpener,
 } from '../src/channel/guacd.ts';
+import type { OpenContext, Opened, OpenRefused } from '../src/channel/opener.ts';
+import { type GuacdSettings, parseSettings } from '../src/config/settings.ts';
 import { encodeInstruction, GuacamoleScanner } from '../src/hotpath/index.ts';
 import { silentLogger } from '../src/log.ts';
 import {
@@ -26,7 +27,6 @@ import {
   parseMimetypes,
   planGuacdHandshake,
 } from '../src/protocol/guacamole.ts';
-import { parseSettings } from '../src/registry/settings.ts';
 import { ENGINES } from './hotpath-helpers.ts';
 
 const enc = encodeInstruction;
@@ -127,11 +127,18 @@ async function handshakeWith(
   return { result, guacd, socket };
 }
 
-async function rejection(p: Promise<unknown>): Promise<OpenFailure> {
+/** parseSettings for a Guacamole conversation type (any other mode fails the test). */
+function guacdSettings(raw: Record<string, unknown>): GuacdSettings {
+  const s = parseSettings(raw);
+  if (s.mode !== 'guacd') throw new Error(`expected guacd mode, got ${s.mode}`);
+  return s;
+}
+
+async function rejection(p: Promise<unknown>): Promise<OpenRefused> {
   try {
     await p;
   } catch (err) {
-    return err as OpenFailure;
+    return err as OpenRefused;
   }
   throw new Error('expected a rejection');
 }
@@ -166,15 +173,15 @@ describe('guacd parameters', () => {
     expect(guacdParams(undefined, 'vnc')?.get('protocol')).toBe('vnc');
     expect(guacdParams('nope', 'vnc')).toBeUndefined();
     expect(
-      parseSettings({ conversationType: 'postgres', guacd_params: {} }).guacdParams?.get('protocol'),
+      guacdSettings({ conversationType: 'postgres', guacd_params: {} }).guacdParams?.get('protocol'),
     ).toBe('postgres');
-    expect(() => parseSettings({ conversationType: 'vnc', guacd_params: [1] })).toThrow(
+    expect(() => guacdSettings({ conversationType: 'vnc', guacd_params: [1] })).toThrow(
       'guacd_params must be an object',
     );
   });
 
   it('exposes the guacd address in parsed settings', () => {
-    const s = parseSettings({
+    const s = guacdSettings({
       conversationType: 'ssh',
       guacd: { guacd_host: ' 127.0.0.1 ', guacd_port: '4822' },
       guacd_params: { hostname: 'h' },
@@ -463,7 +470,7 @@ describe('guacdOpener', () => {
       ),
     );
     closers.push(() => guacd.close());
-    const settings = parseSettings({
+    const settings = guacdSettings({
       conversationType: 'vnc',
       guacd: { guacd_host: '127.0.0.1', guacd_port: guacd.port },
     });
@@ -488,7 +495,7 @@ describe('guacdOpener', () => {
   it('a connection closed while its handshake runs stops the handshake at once (not at the timeout)', async () => {
     const silent = await fakeGuacd(() => () => {}); // accepts, never answers `select`
     closers.push(() => silent.close());
-    const settings = parseSettings({
+    const settings = guacdSettings({
       conversationType: 'vnc',
       guacd: { guacd_host: '127.0.0.1', guacd_port: silent.port },
     });
@@ -506,7 +513,7 @@ describe('guacdOpener', () => {
   });
 
   it('not configured → ConnectionFailed with the original text', async () => {
-    const open = guacdOpener(parseSettings({ conversationType: 'vnc' }));
+    const open = guacdOpener(guacdSettings({ conversationType: 'vnc' }));
     const err = await rejection(open(new Connection(1, stubHost()), new Uint8Array(0), stubContext()));
     expect(err.closeReason).toBe(10);
     expect(err.message).toBe('Guacd host/port not configured or supplied via ConnectAs for OpenConnection');
@@ -516,7 +523,7 @@ describe('guacdOpener', () => {
     const bad = await fakeGuacd(scripted(enc('nope'), ''));
     closers.push(() => bad.close());
     const settings = (port: number) =>
-      parseSettings({ conversationType: 'vnc', guacd: { guacd_host: '127.0.0.1', guacd_port: port } });
+      guacdSettings({ conversationType: 'vnc', guacd: { guacd_host: '127.0.0.1', guacd_port: port } });
     const e = await rejection(
       guacdOpener(settings(bad.port))(new Connection(1, stubHost()), new Uint8Array(0), stubContext()),
     );

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { formatAddress, isLoopbackAddress, parseListenAddress } from '../src/channel/listener.ts';
 import { plainAcceptor } from '../src/channel/modes.ts';
 import { socksAcceptor } from '../src/channel/socks5.ts';
-import { parseSettings } from '../src/registry/settings.ts';
+import { parseSettings, type Socks5Settings } from '../src/config/settings.ts';
 
 describe('listen addresses', () => {
   it('parses ip:port and [ipv6]:port, formats IPv6 with brackets', () => {
@@ -43,10 +43,12 @@ async function readAll(socket: net.Socket): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+const SOCKS_SETTINGS = parseSettings({ conversationType: 'tunnel', socks_mode: true }) as Socks5Settings;
+
 describe('refusing a non-loopback client', () => {
   it('SOCKS5: version 5 greeting → 05 FF and close (the original reply)', async () => {
     const [server, client, done] = await socketPair();
-    socksAcceptor(parseSettings({ conversationType: 'tunnel', socks_mode: true })).refuse(server);
+    socksAcceptor(SOCKS_SETTINGS).refuse(server);
     client.write(Buffer.from([5, 1, 0]));
     expect((await readAll(client)).toString('hex')).toBe('05ff');
     done();
@@ -54,7 +56,7 @@ describe('refusing a non-loopback client', () => {
 
   it('SOCKS5: another version → 05 01 00 01 00000000 0000 and close', async () => {
     const [server, client, done] = await socketPair();
-    socksAcceptor(parseSettings({ conversationType: 'tunnel', socks_mode: true })).refuse(server);
+    socksAcceptor(SOCKS_SETTINGS).refuse(server);
     client.write(Buffer.from([4, 1]));
     expect((await readAll(client)).toString('hex')).toBe('05010001000000000000');
     done();

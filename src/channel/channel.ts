@@ -1,10 +1,15 @@
 /**
- * A channel: one data channel carrying many TCP connections as frames (original-behaviour §1–3).
+ * A channel: one data channel carrying many TCP connections as frames (original-behaviour §1–3). This
+ * module is the dispatcher: port events in, frames decoded, control messages to their handlers, data frames
+ * to their Connection; the pieces live beside it (types.ts: limits, options, outcomes; opener.ts: the
+ * gateway's open contract; keepalive.ts; connection.ts).
  *
  * Frames of a channel are handled strictly in arrival order. A connection whose open is still in progress
  * keeps the bytes the peer sends for it (Node's socket buffers writes until connected; before a socket
  * exists the Connection holds them), so data never overtakes its OpenConnection while other connections
  * on the channel keep flowing.
+ *
+ * Handlers are named `<source>On<event>` (`#portOnMessage`, `#connectionOnRelease`, …).
  */
 import { Socket } from 'node:net';
 import { TubesError } from '../errors.ts';
@@ -41,145 +46,48 @@ import {
   encodeSendEof,
   parseControl,
 } from '../protocol/control.ts';
-import {
-  Connection,
-  type ConnectionHost,
-  type ConnectionStream,
-  type InboundFilter,
-  PauseReason,
-} from './connection.ts';
+import { Connection, type ConnectionHost, type ConnectionStream, PauseReason } from './connection.ts';
+import { Keepalive } from './keepalive.ts';
+import { type OpenContext, type Opened, refusalReason } from './opener.ts';
 import type { DataChannelPort } from './port.ts';
+import {
+  type ChannelLimits,
+  type ChannelOptions,
+  type ChannelOutcome,
+  type ChannelStats,
+  DEFAULT_LIMITS,
+  type LocalConnectionCallbacks,
+  MAX_MESSAGE_CAP,
+  SYSTEM_CLOCK,
+} from './types.ts';
 
-export interface ChannelLimits {
-  /** Pause TCP reads while the data channel buffers more than this. */
-  sendHighWater: number;
-  /** Resume TCP reads when the data channel buffer falls to this. */
-  sendLowWater: number;
-  flowHighWater: number;
-  maxPendingBytes: number;
-  maxFramePayload: number;
-  keepaliveIntervalMs: number;
-  /** Nothing received for this long: the peer is gone. */
-  keepaliveTimeoutMs: number;
-  /** Connections a peer may have open on one channel at once (gateway side); more are refused. */
-  maxConnections: number;
-}
+export type { ChannelLimits, ChannelOptions, ChannelOutcome, ChannelStats } from './types.ts';
 
-export const DEFAULT_LIMITS: ChannelLimits = {
-  sendHighWater: 1024 * 1024,
-  sendLowWater: 256 * 1024,
-  flowHighWater: 1024 * 1024,
-  maxPendingBytes: 16 * 1024 * 1024,
-  maxFramePayload: 16 * 1024 * 1024,
-  keepaliveIntervalMs: 5_000,
-  keepaliveTimeoutMs: 30_000,
-  maxConnections: 4096,
-};
+const BACKEND_CLOSED = 'Backend connection closed unexpectedly';
 
-/** What a mode's opener may do for the connection it opens. */
-export interface OpenContext {
-  readonly channelId: string;
-  /** Largest payload one data frame may carry toward the peer. */
-  readonly maxPayload: number;
-  readonly logger: Logger;
-  /** Send a payload to the peer as one data frame of this connection (split only above max-message-size). */
-  send(payload: Uint8Array): void;
-  /** Close this connection with a reason (CloseConnection to the peer, socket torn down). */
-  close(reason: number, message?: string): void;
-  /** Record a channel-level close reason (critical reasons are kept over later non-critical ones). */
-  recordChannelReason(reason: number): void;
-  /** End the whole channel (e.g. the primary guacd connection ended). */
-  endChannel(reason?: number): void;
-  /** Emit a tube signal (e.g. `guacd_instruction`). */
-  signal(kind: 'guacd_instruction', data: string): void;
-  /** Aborted when the connection is closed (by the peer, or the channel ending) before the open completed. */
-  readonly abandoned: AbortSignal;
-}
-
-export interface Opened {
-  /** A net.Socket, or a Duplex behaving like one (e.g. a UDP relay). */
-  socket: ConnectionStream;
-  /** Parses/reshapes the socket's bytes before they go to the peer. */
-  inbound?: InboundFilter;
-}
-
-/**
- * Client (gateway) side: turn an OpenConnection into a socket. Reject with an Error (optionally carrying
- * `closeReason`) to refuse; its message goes to the peer in CloseConnection.
- */
-export type Opener = (conn: Connection, tail: Uint8Array, ctx: OpenContext) => Promise<Socket | Opened>;
-
-export interface OpenFailure extends Error {
-  closeReason?: number;
-}
-
-export interface ChannelOptions {
-  port: DataChannelPort;
-  role: 'server' | 'client';
-  logger: Logger;
-  verbose: boolean;
-  limits?: Partial<ChannelLimits>;
-  opener?: Opener;
-  /** Answer capability probes and use our protocol extensions (default true). */
-  extensions?: boolean;
-  /** The channel ended (once). */
-  onEnd(outcome: string, reason: number | undefined): void;
-  /** No traffic from the peer for keepaliveTimeoutMs. */
-  onPeerTimeout(): void;
-  onOpen(): void;
-  /** The data channel itself closed (the peer closed it, or the transport died). */
-  onTransportClose(): void;
-  /** Tube signals raised by modes. */
-  signal?(kind: 'guacd_instruction', data: string): void;
-}
-
-export interface LocalConnectionCallbacks {
-  /** The gateway answered ConnectionOpened. */
-  opened?(): void;
-  /** The gateway refused or closed the connection before it opened. */
-  failed?(reason: number, message: string | undefined): void;
-}
-
-export interface ChannelStats {
-  channelId: string;
-  activeConnections: number;
-  messagesSent: number;
-  messagesReceived: number;
-  bytesSent: number;
-  bytesReceived: number;
-  framesDiscarded: number;
-  rttMs: number | undefined;
-  peerCapabilities: number | undefined;
-}
-
-const MAX_MESSAGE_CAP = 64 * 1024;
-
-export class Channel implements ConnectionHost {
+export class Channel {
   readonly id: string;
   readonly role: 'server' | 'client';
   readonly logger: Logger;
   readonly verbose: boolean;
-  readonly flowHighWater: number;
-  readonly maxPendingBytes: number;
   readonly #port: DataChannelPort;
   readonly #limits: ChannelLimits;
   readonly #decoder: FrameDecoder;
   readonly #opts: ChannelOptions;
+  /** What each Connection of this channel may call (kept off the public surface). */
+  readonly #host: ConnectionHost;
+  readonly #keepalive: Keepalive;
   readonly #connections = new Map<number, Connection>();
   readonly #callbacks = new Map<number, LocalConnectionCallbacks>();
-  readonly #startedAt = Date.now();
+  readonly #startedAt: number;
   #nextConnNo = 1;
   #preOpen: Buffer[] | undefined = [];
   #congested = false;
   #ended = false;
   #closeReason: number | undefined;
   #peerCaps: number | undefined;
-  #keepalive: NodeJS.Timeout | undefined;
-  #rxSinceTick = 0;
-  #silentMs = 0;
-  #rttMs: number | undefined;
   #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesDiscarded: 0 };
-  readonly #onFrame = (connNo: number, payload: Uint8Array): void => this.#frame(connNo, payload);
+  readonly #decoderOnFrame = (connNo: number, payload: Uint8Array): void => this.#frame(connNo, payload);
 
   constructor(opts: ChannelOptions) {
     this.#opts = opts;
@@ -188,19 +96,40 @@ export class Channel implements ConnectionHost {
     this.role = opts.role;
     this.logger = opts.logger;
     this.verbose = opts.verbose;
-    this.#limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.flowHighWater = this.#limits.flowHighWater;
-    this.maxPendingBytes = this.#limits.maxPendingBytes;
-    this.#decoder = new FrameDecoder({ maxPayload: this.#limits.maxFramePayload });
-    this.#port.bufferedAmountLowThreshold = this.#limits.sendLowWater;
-    this.#port.setHandlers({
-      message: (data) => this.#message(data),
-      drain: () => this.#drain(),
-      open: () => this.#opened(),
-      close: () => {
-        this.#end('normal_exit', this.#closeReason);
-        this.#opts.onTransportClose();
+    const limits: ChannelLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.#limits = limits;
+    const clock = opts.clock ?? SYSTEM_CLOCK;
+    this.#startedAt = clock.now();
+    this.#decoder = new FrameDecoder({ maxPayload: limits.maxFramePayload });
+    this.#keepalive = new Keepalive(limits.keepaliveIntervalMs, limits.keepaliveTimeoutMs, clock, {
+      ping: (now) => this.#control(encodePing(0, keepaliveBody(now))),
+      timeout: (silentMs) => this.#keepaliveOnTimeout(silentMs),
+    });
+    this.#host = {
+      logger: opts.logger,
+      verbose: opts.verbose,
+      flowHighWater: limits.flowHighWater,
+      maxPendingBytes: limits.maxPendingBytes,
+      clock,
+      peerSupportsFlowControl: () => ((this.#peerCaps ?? 0) & Capability.FlowControl) !== 0,
+      forward: (connNo, chunk) => this.#forward(connNo, chunk),
+      sendFrame: (frame) => {
+        this.#transmit(frame);
+        this.#checkCongestion();
       },
+      maxDataPayload: () => this.maxDataPayload(),
+      flowPause: (connNo) => this.#control(encodeFlowPause(connNo)),
+      flowResume: (connNo) => this.#control(encodeFlowResume(connNo)),
+      localEof: (conn) => this.#connectionOnEof(conn),
+      requestClose: (conn, reason, message) => this.#closeConnection(conn, reason, message),
+      released: (conn) => this.#connectionOnRelease(conn),
+    };
+    this.#port.bufferedAmountLowThreshold = limits.sendLowWater;
+    this.#port.setHandlers({
+      message: (data) => this.#portOnMessage(data),
+      drain: () => this.#portOnDrain(),
+      open: () => this.#portOnOpen(),
+      close: () => this.#portOnClose(),
     });
   }
 
@@ -217,14 +146,64 @@ export class Channel implements ConnectionHost {
       channelId: this.id,
       activeConnections: this.#connections.size,
       ...this.#stats,
-      rttMs: this.#rttMs,
+      rttMs: this.#keepalive.rttMs,
       peerCapabilities: this.#peerCaps,
     };
   }
 
-  peerSupportsFlowControl(): boolean {
-    return ((this.#peerCaps ?? 0) & Capability.FlowControl) !== 0;
+  /** Largest payload one data frame may carry toward the peer (its max-message-size, at most 64 KiB). */
+  maxDataPayload(): number {
+    const mms = this.#port.maxMessageSize;
+    return (mms > 0 && mms < MAX_MESSAGE_CAP ? mms : MAX_MESSAGE_CAP) - FRAME_OVERHEAD;
   }
+
+  /**
+   * Server mode: a local client connected. Allocates the next conn_no, sends OpenConnection (with the
+   * mode's tail, e.g. the SOCKS destination) and starts forwarding at once, as the original does.
+   */
+  acceptLocal(
+    socket: ConnectionStream,
+    tail?: Uint8Array,
+    callbacks?: LocalConnectionCallbacks,
+    initial?: Uint8Array,
+  ): Connection | undefined {
+    if (this.#ended) {
+      socket.destroy();
+      return undefined;
+    }
+    const connNo = this.#nextConnNo++;
+    const conn = new Connection(connNo, this.#host);
+    this.#connections.set(connNo, conn);
+    if (callbacks) this.#callbacks.set(connNo, callbacks);
+    this.#control(encodeOpenConnection(connNo, tail));
+    this.#publishOpen(connNo);
+    if (initial && initial.length > 0) this.#forward(connNo, initial as Buffer);
+    conn.attach(
+      socket,
+      (this.#preOpen ? PauseReason.NotReady : 0) | (this.#congested ? PauseReason.Congested : 0),
+    );
+    return conn;
+  }
+
+  /**
+   * Ends the channel on our decision: every connection closed with Normal, then CloseConnection(0, reason)
+   * so the peer learns the reason. The data channel itself stays open (the tube decides about it).
+   */
+  close(reason: number): void {
+    if (this.#ended) return;
+    this.#recordReason(reason);
+    this.#end(this.#closeReason, true);
+  }
+
+  /** Waits (≤ timeoutMs) until what was sent is delivered (acknowledged by the peer's SCTP). */
+  async flush(timeoutMs: number): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    while (this.#port.readyState === 'open' && !this.#port.drained && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  // ---- diagnostics -----------------------------------------------------------------------------------
 
   #publishClose(
     connNo: number,
@@ -263,31 +242,18 @@ export class Channel implements ConnectionHost {
     this.#stats.bytesSent += frame.length;
   }
 
-  #sendFrame(connNo: number, payload: Uint8Array): void {
-    this.#transmit(encodeFrame(connNo, payload));
-  }
-
   #control(payload: Uint8Array): void {
-    this.#sendFrame(0, payload);
+    this.#transmit(encodeFrame(0, payload));
   }
 
-  maxDataPayload(): number {
-    const mms = this.#port.maxMessageSize;
-    return (mms > 0 && mms < MAX_MESSAGE_CAP ? mms : MAX_MESSAGE_CAP) - FRAME_OVERHEAD;
-  }
-
-  /** ConnectionHost: bytes read from a socket go out as data frames no larger than the peer accepts. */
-  forward(connNo: number, chunk: Buffer): void {
+  /** Bytes read from a socket go out as data frames no larger than the peer accepts. */
+  #forward(connNo: number, chunk: Buffer): void {
     const max = this.maxDataPayload();
     for (let at = 0; at < chunk.length; at += max) {
-      this.#sendFrame(connNo, at === 0 && chunk.length <= max ? chunk : chunk.subarray(at, at + max));
+      this.#transmit(
+        encodeFrame(connNo, at === 0 && chunk.length <= max ? chunk : chunk.subarray(at, at + max)),
+      );
     }
-    this.#checkCongestion();
-  }
-
-  /** ConnectionHost: a frame built in place by a direct read. */
-  sendFrame(frame: Buffer): void {
-    this.#transmit(frame);
     this.#checkCongestion();
   }
 
@@ -298,101 +264,14 @@ export class Channel implements ConnectionHost {
     }
   }
 
-  #drain(): void {
-    if (!this.#congested) return;
-    this.#congested = false;
-    for (const c of this.#connections.values()) c.setPaused(PauseReason.Congested, false);
-  }
+  // ---- port events ---------------------------------------------------------------------------------
 
-  flowPause(connNo: number): void {
-    this.#control(encodeFlowPause(connNo));
-  }
-
-  flowResume(connNo: number): void {
-    this.#control(encodeFlowResume(connNo));
-  }
-
-  // ---- connections -----------------------------------------------------------------------------------
-
-  /**
-   * Server mode: a local client connected. Allocates the next conn_no, sends OpenConnection (with the
-   * mode's tail, e.g. the SOCKS destination) and starts forwarding at once, as the original does.
-   */
-  acceptLocal(
-    socket: ConnectionStream,
-    tail?: Uint8Array,
-    callbacks?: LocalConnectionCallbacks,
-    initial?: Uint8Array,
-  ): Connection | undefined {
-    if (this.#ended) {
-      socket.destroy();
-      return undefined;
-    }
-    const connNo = this.#nextConnNo++;
-    const conn = new Connection(connNo, this);
-    this.#connections.set(connNo, conn);
-    if (callbacks) this.#callbacks.set(connNo, callbacks);
-    this.#control(encodeOpenConnection(connNo, tail));
-    this.#publishOpen(connNo);
-    if (initial && initial.length > 0) this.forward(connNo, initial as Buffer);
-    conn.attach(
-      socket,
-      (this.#preOpen ? PauseReason.NotReady : 0) | (this.#congested ? PauseReason.Congested : 0),
-    );
-    return conn;
-  }
-
-  localEof(conn: Connection): void {
-    if (this.role === 'server') {
-      this.#control(encodeSendEof(conn.connNo));
-      return;
-    }
-    // The target closed: its own CloseConnection, always (the original suppressed it after the first one).
-    this.requestClose(conn, CloseConnectionReason.ConnectionLost, 'Backend connection closed unexpectedly');
-  }
-
-  requestClose(conn: Connection, reason: number, message?: string): void {
-    if (!conn.closeExchanged) {
-      conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
-      conn.closeExchanged = true;
-      this.#control(encodeCloseConnection(conn.connNo, reason, message));
-      this.#publishClose(conn.connNo, reason, message, 'local');
-    }
-    conn.shutdown(reason === CloseConnectionReason.Error);
-  }
-
-  released(conn: Connection): void {
-    if (this.#connections.get(conn.connNo) === conn) this.#connections.delete(conn.connNo);
-    if (!conn.closeExchanged && !this.#ended) {
-      const reason =
-        this.role === 'client' ? CloseConnectionReason.ConnectionLost : CloseConnectionReason.Normal;
-      this.#control(
-        encodeCloseConnection(
-          conn.connNo,
-          reason,
-          this.role === 'client' ? 'Backend connection closed unexpectedly' : undefined,
-        ),
-      );
-    }
-    const cb = this.#callbacks.get(conn.connNo);
-    this.#callbacks.delete(conn.connNo);
-    cb?.failed?.(CloseConnectionReason.Normal, undefined);
-  }
-
-  /** Closes one connection by number, sending CloseConnection with the reason. */
-  closeConnection(connNo: number, reason: number, message?: string): void {
-    const conn = this.#connections.get(connNo);
-    if (conn) this.requestClose(conn, reason, message);
-  }
-
-  // ---- receiving -------------------------------------------------------------------------------------
-
-  #message(data: Uint8Array): void {
+  #portOnMessage(data: Uint8Array): void {
     if (this.#ended) return;
-    this.#rxSinceTick++;
+    this.#keepalive.received();
     this.#stats.messagesReceived++;
     this.#stats.bytesReceived += data.length;
-    const err = this.#decoder.push(data, this.#onFrame);
+    const err = this.#decoder.push(data, this.#decoderOnFrame);
     if (err) {
       this.#stats.framesDiscarded++;
       this.logger.warn({ code: err.code, err: err.message }, 'discarding corrupt frame stream');
@@ -402,6 +281,36 @@ export class Channel implements ConnectionHost {
       }
     }
   }
+
+  #portOnDrain(): void {
+    if (!this.#congested) return;
+    this.#congested = false;
+    for (const c of this.#connections.values()) c.setPaused(PauseReason.Congested, false);
+  }
+
+  #portOnOpen(): void {
+    const queued = this.#preOpen;
+    if (!queued) return;
+    this.#preOpen = undefined;
+    // Probe the peer's extensions first: an original peer echoes it, ours answers with its capabilities.
+    if (this.#opts.extensions !== false) this.#control(encodePing(0, capabilityProbeBody()));
+    for (const frame of queued) this.#transmit(frame);
+    for (const c of this.#connections.values()) c.setPaused(PauseReason.NotReady, false);
+    this.#keepalive.start();
+    this.#opts.onOpen();
+  }
+
+  #portOnClose(): void {
+    this.#end(this.#closeReason);
+    this.#opts.onTransportClose();
+  }
+
+  #keepaliveOnTimeout(silentMs: number): void {
+    this.logger.warn({ silentMs }, 'peer silent: keepalive timeout');
+    this.#opts.onPeerTimeout();
+  }
+
+  // ---- frames --------------------------------------------------------------------------------------
 
   #frame(connNo: number, payload: Uint8Array): void {
     if (this.#ended) return;
@@ -429,47 +338,20 @@ export class Channel implements ConnectionHost {
 
   #controlMessage(msg: ControlMessage): void {
     switch (msg.type) {
-      case 'ping': {
-        if (msg.short) {
-          this.#control(encodePong(0));
-          return;
-        }
-        if (msg.connNo !== 0 && !this.#connections.has(msg.connNo)) {
-          this.logger.error({ conn: msg.connNo }, 'Ping for unknown connection');
-          return;
-        }
-        // Our extensions answer the probe; anything else is echoed (the original's rule).
-        this.#control(
-          msg.connNo === 0 && this.#opts.extensions !== false && isCapabilityProbe(msg.body)
-            ? encodePong(0, capabilityAnswerBody())
-            : encodePong(msg.connNo, msg.body),
-        );
+      case 'ping':
+        this.#peerOnPing(msg.connNo, msg.body, msg.short);
         return;
-      }
-      case 'pong': {
-        const caps = readCapabilityPong(msg.body);
-        if (caps !== undefined) {
-          this.#peerCaps = caps;
-          if (this.verbose) this.logger.debug({ caps }, 'peer capabilities');
-          return;
-        }
-        const sent = readKeepalive(msg.body);
-        if (sent !== undefined) this.#rttMs = Math.max(0, Date.now() - sent);
+      case 'pong':
+        this.#peerOnPong(msg.body);
         return;
-      }
       case 'open':
-        this.#remoteOpen(msg.connNo, msg.tail);
+        this.#peerOnOpen(msg.connNo, msg.tail);
         return;
-      case 'opened': {
-        const conn = this.#connections.get(msg.connNo);
-        if (conn && conn.state === 'opening') conn.state = 'open';
-        const cb = this.#callbacks.get(msg.connNo);
-        this.#callbacks.delete(msg.connNo);
-        cb?.opened?.();
+      case 'opened':
+        this.#peerOnOpened(msg.connNo);
         return;
-      }
       case 'close':
-        this.#remoteClose(msg.connNo, msg.reason, msg.message);
+        this.#peerOnClose(msg.connNo, msg.reason, msg.message);
         return;
       case 'eof': {
         const conn = this.#connections.get(msg.connNo);
@@ -496,6 +378,42 @@ export class Channel implements ConnectionHost {
     }
   }
 
+  #peerOnPing(connNo: number, body: Uint8Array, short: boolean): void {
+    if (short) {
+      this.#control(encodePong(0));
+      return;
+    }
+    if (connNo !== 0 && !this.#connections.has(connNo)) {
+      this.logger.error({ conn: connNo }, 'Ping for unknown connection');
+      return;
+    }
+    // Our extensions answer the probe; anything else is echoed (the original's rule).
+    this.#control(
+      connNo === 0 && this.#opts.extensions !== false && isCapabilityProbe(body)
+        ? encodePong(0, capabilityAnswerBody())
+        : encodePong(connNo, body),
+    );
+  }
+
+  #peerOnPong(body: Uint8Array): void {
+    const caps = readCapabilityPong(body);
+    if (caps !== undefined) {
+      this.#peerCaps = caps;
+      if (this.verbose) this.logger.debug({ caps }, 'peer capabilities');
+      return;
+    }
+    const sent = readKeepalive(body);
+    if (sent !== undefined) this.#keepalive.echoed(sent);
+  }
+
+  #peerOnOpened(connNo: number): void {
+    const conn = this.#connections.get(connNo);
+    if (conn && conn.state === 'opening') conn.state = 'open';
+    const cb = this.#callbacks.get(connNo);
+    this.#callbacks.delete(connNo);
+    cb?.opened?.();
+  }
+
   #metricsReply(type: number): string {
     switch (type) {
       case 0:
@@ -504,7 +422,7 @@ export class Channel implements ConnectionHost {
         return 'null'; // live stats of one connection: the original always answers null here too
       case 2:
         return JSON.stringify({
-          uptime_seconds: Math.floor((Date.now() - this.#startedAt) / 1000),
+          uptime_seconds: Math.floor((this.#host.clock.now() - this.#startedAt) / 1000),
           active_connection_count: this.#connections.size,
           channel_id: this.id,
         });
@@ -513,8 +431,11 @@ export class Channel implements ConnectionHost {
     }
   }
 
-  #remoteOpen(connNo: number, tail: Uint8Array): void {
-    if (this.role === 'server' || !this.#opts.opener) {
+  // ---- opening (gateway side) ----------------------------------------------------------------------
+
+  #peerOnOpen(connNo: number, tail: Uint8Array): void {
+    const opener = this.#opts.opener;
+    if (this.role === 'server' || !opener) {
       // The original's server side answers and does nothing else.
       this.#control(encodeConnectionOpened(connNo));
       return;
@@ -547,56 +468,119 @@ export class Channel implements ConnectionHost {
       );
       return;
     }
-    const conn = new Connection(connNo, this);
+    const conn = new Connection(connNo, this.#host);
     this.#connections.set(connNo, conn);
     const ctx: OpenContext = {
       channelId: this.id,
       maxPayload: this.maxDataPayload(),
+      connectTimeoutMs: this.#limits.connectTimeoutMs,
       logger: this.logger,
-      send: (payload) => this.forward(connNo, payload as Buffer),
-      close: (reason, message) => this.requestClose(conn, reason, message),
+      send: (payload) => this.#forward(connNo, payload as Buffer),
+      close: (reason, message) => this.#closeConnection(conn, reason, message),
       recordChannelReason: (reason) => this.#recordReason(reason),
       endChannel: (reason) => {
         if (reason !== undefined) this.#recordReason(reason);
-        this.#end('normal_exit', this.#closeReason, true);
+        this.#end(this.#closeReason, true);
       },
       signal: (kind, data) => this.#opts.signal?.(kind, data),
       abandoned: conn.openAbort.signal,
     };
-    this.#opts.opener(conn, tail, ctx).then(
-      (opened) => {
-        const { socket, inbound } =
-          opened instanceof Socket ? { socket: opened, inbound: undefined } : opened;
-        if (conn.state === 'closing' || conn.state === 'closed' || this.#ended) {
-          socket.destroy();
-          return;
-        }
-        conn.attach(socket, this.#congested ? PauseReason.Congested : 0, inbound);
-        const ready = (): void => {
-          if (conn.state !== 'opening') return;
-          conn.state = 'open';
-          this.#control(encodeConnectionOpened(connNo));
-          this.#publishOpen(connNo);
-        };
-        if (socket instanceof Socket && socket.connecting) {
-          socket.once('connect', ready);
-          socket.once('error', (err) => {
+    // An opener that produces no socket in time is abandoned; a socket still connecting is bounded by
+    // its own connect timeout (dial), which reports the address.
+    const clock = this.#host.clock;
+    const timeoutMs = this.#limits.connectTimeoutMs;
+    const deadline =
+      timeoutMs > 0
+        ? clock.setTimeout(() => {
             if (conn.state === 'opening')
-              this.requestClose(conn, CloseConnectionReason.ConnectionFailed, err.message);
-          });
-        } else ready();
+              this.#closeConnection(
+                conn,
+                CloseConnectionReason.ConnectionFailed,
+                `Open timed out after ${timeoutMs} ms`,
+              );
+          }, timeoutMs)
+        : undefined;
+    opener(conn, tail, ctx).then(
+      (opened) => {
+        if (deadline !== undefined) clock.clearTimeout(deadline);
+        this.#openerOnOpened(conn, opened);
       },
-      (err: OpenFailure) => {
+      (err: unknown) => {
+        if (deadline !== undefined) clock.clearTimeout(deadline);
         if (conn.state === 'closed') return;
-        this.requestClose(conn, err.closeReason ?? CloseConnectionReason.ConnectionFailed, err.message);
+        this.#closeConnection(conn, refusalReason(err), (err as Error).message);
       },
     );
   }
 
-  #remoteClose(connNo: number, reason: number, message: string | undefined): void {
+  #openerOnOpened(conn: Connection, opened: Socket | Opened): void {
+    const { socket, inbound } = opened instanceof Socket ? { socket: opened, inbound: undefined } : opened;
+    if (conn.state === 'closing' || conn.state === 'closed' || this.#ended) {
+      socket.destroy();
+      return;
+    }
+    conn.attach(socket, this.#congested ? PauseReason.Congested : 0, inbound);
+    const socketOnConnect = (): void => {
+      if (conn.state !== 'opening') return;
+      conn.state = 'open';
+      this.#control(encodeConnectionOpened(conn.connNo));
+      this.#publishOpen(conn.connNo);
+    };
+    if (socket instanceof Socket && socket.connecting) {
+      socket.once('connect', socketOnConnect);
+      socket.once('error', (err) => {
+        if (conn.state === 'opening')
+          this.#closeConnection(conn, CloseConnectionReason.ConnectionFailed, err.message);
+      });
+    } else socketOnConnect();
+  }
+
+  // ---- closing -------------------------------------------------------------------------------------
+
+  /** Our side closes one connection: its last words, CloseConnection (once), then the socket goes. */
+  #closeConnection(conn: Connection, reason: number, message?: string): void {
+    if (!conn.closeExchanged) {
+      conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
+      conn.closeExchanged = true;
+      this.#control(encodeCloseConnection(conn.connNo, reason, message));
+      this.#publishClose(conn.connNo, reason, message, 'local');
+    }
+    conn.shutdown(reason === CloseConnectionReason.Error);
+  }
+
+  /** A socket reached EOF (its side half-closed). */
+  #connectionOnEof(conn: Connection): void {
+    if (this.role === 'server') {
+      this.#control(encodeSendEof(conn.connNo));
+      return;
+    }
+    // The target closed: its own CloseConnection, always (the original suppressed it after the first one).
+    this.#closeConnection(conn, CloseConnectionReason.ConnectionLost, BACKEND_CLOSED);
+  }
+
+  /**
+   * A connection's socket is gone for good. When it went without a close exchanged (reset, error), the
+   * peer is told now, and the close is published like any other.
+   */
+  #connectionOnRelease(conn: Connection): void {
+    if (this.#connections.get(conn.connNo) === conn) this.#connections.delete(conn.connNo);
+    if (!conn.closeExchanged && !this.#ended) {
+      const client = this.role === 'client';
+      const reason = client ? CloseConnectionReason.ConnectionLost : CloseConnectionReason.Normal;
+      const message = client ? BACKEND_CLOSED : undefined;
+      conn.closeExchanged = true;
+      this.#control(encodeCloseConnection(conn.connNo, reason, message));
+      this.#publishClose(conn.connNo, reason, message, 'local');
+    }
+    const cb = this.#callbacks.get(conn.connNo);
+    this.#callbacks.delete(conn.connNo);
+    cb?.failed?.(CloseConnectionReason.Normal, undefined);
+  }
+
+  #peerOnClose(connNo: number, reason: number, message: string | undefined): void {
     if (connNo === 0) {
       this.#recordReason(reason);
-      this.#end('normal_exit', this.#closeReason, false);
+      this.#end(this.#closeReason, false);
       return;
     }
     const conn = this.#connections.get(connNo);
@@ -618,60 +602,10 @@ export class Channel implements ConnectionHost {
     this.#closeReason = reason;
   }
 
-  // ---- lifecycle -------------------------------------------------------------------------------------
-
-  #opened(): void {
-    const queued = this.#preOpen;
-    if (!queued) return;
-    this.#preOpen = undefined;
-    // Probe the peer's extensions first: an original peer echoes it, ours answers with its capabilities.
-    if (this.#opts.extensions !== false) this.#control(encodePing(0, capabilityProbeBody()));
-    for (const frame of queued) this.#transmit(frame);
-    for (const c of this.#connections.values()) c.setPaused(PauseReason.NotReady, false);
-    this.#startKeepalive();
-    this.#opts.onOpen();
-  }
-
-  #startKeepalive(): void {
-    const { keepaliveIntervalMs, keepaliveTimeoutMs } = this.#limits;
-    if (keepaliveIntervalMs <= 0) return;
-    this.#keepalive = setInterval(() => {
-      if (this.#rxSinceTick > 0) {
-        this.#rxSinceTick = 0;
-        this.#silentMs = 0;
-      } else this.#silentMs += keepaliveIntervalMs;
-      if (this.#silentMs >= keepaliveTimeoutMs) {
-        this.logger.warn({ silentMs: this.#silentMs }, 'peer silent: keepalive timeout');
-        this.#opts.onPeerTimeout();
-        return;
-      }
-      this.#control(encodePing(0, keepaliveBody(Date.now())));
-    }, keepaliveIntervalMs);
-    this.#keepalive.unref();
-  }
-
-  /**
-   * Ends the channel on our decision: every connection closed with Normal, then CloseConnection(0, reason)
-   * so the peer learns the reason. The data channel itself stays open (the tube decides about it).
-   */
-  close(reason: number): void {
-    if (this.#ended) return;
-    this.#recordReason(reason);
-    this.#end('normal_exit', this.#closeReason, true);
-  }
-
-  /** Waits (≤ timeoutMs) until what was sent is delivered (acknowledged by the peer's SCTP). */
-  async flush(timeoutMs: number): Promise<void> {
-    const until = Date.now() + timeoutMs;
-    while (this.#port.readyState === 'open' && !this.#port.drained && Date.now() < until) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  }
-
-  #end(outcome: string, reason: number | undefined, sendClose = false): void {
+  #end(reason: number | undefined, sendClose = false): void {
     if (this.#ended) return;
     for (const conn of [...this.#connections.values()]) {
-      if (sendClose) this.requestClose(conn, CloseConnectionReason.Normal);
+      if (sendClose) this.#closeConnection(conn, CloseConnectionReason.Normal);
       else {
         conn.closeExchanged = true;
         conn.beforeClose(CloseConnectionReason.Normal, false);
@@ -680,12 +614,13 @@ export class Channel implements ConnectionHost {
     }
     if (sendClose) this.#control(encodeCloseConnection(0, reason ?? CloseConnectionReason.Normal));
     this.#ended = true;
-    if (this.#keepalive) clearInterval(this.#keepalive);
+    this.#keepalive.stop();
     for (const [connNo, cb] of this.#callbacks) {
       this.#callbacks.delete(connNo);
       cb.failed?.(reason ?? CloseConnectionReason.Normal, undefined);
     }
     const critical = reason !== undefined && closeReasonInfo(reason).isCritical;
-    this.#opts.onEnd(critical ? `critical_upstream_closed: ${this.id}` : outcome, reason);
+    const outcome: ChannelOutcome = critical ? `critical_upstream_closed: ${this.id}` : 'normal_exit';
+    this.#opts.onEnd(outcome, reason);
   }
 }

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import { FrameSlab } from './frame-slab.ts';
+import type { ChannelClock } from './types.ts';
 
 export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
 
@@ -40,9 +41,12 @@ export interface InboundFilter {
  */
 export type ConnectionStream = Duplex & { setNoDelay?(noDelay?: boolean): unknown };
 
+/** What a Connection may ask of its channel (the channel keeps this object private). */
 export interface ConnectionHost {
   readonly logger: Logger;
   readonly verbose: boolean;
+  /** Runs the progress check of a closing connection. */
+  readonly clock: ChannelClock;
   /** Per-connection bytes pending toward TCP before FlowPause is sent. */
   readonly flowHighWater: number;
   /** Per-connection bytes pending toward TCP past which the connection is closed. */
@@ -79,7 +83,7 @@ export class Connection {
   #earlyEnd = false;
   #pause = 0;
   #askedPeerToPause = false;
-  #endTimer: NodeJS.Timeout | undefined;
+  #endTimer: unknown;
   /** CloseConnection for this connection was sent or received: never send (another) one. */
   closeExchanged = false;
   /** Aborted when the connection closes before its open completed (an opener should give up then). */
@@ -139,7 +143,7 @@ export class Connection {
       if (this.#host.verbose)
         this.#host.logger.debug({ conn: this.connNo, err: err.message }, 'socket error');
     });
-    socket.on('drain', () => this.#drained());
+    socket.on('drain', () => this.#socketOnDrain());
     socket.on('close', () => this.#released());
     // A mode may have paused the socket during its handshake: the pause bits alone decide from here on.
     if (paused) socket.pause();
@@ -189,7 +193,7 @@ export class Connection {
     }
   }
 
-  #drained(): void {
+  #socketOnDrain(): void {
     if (this.#askedPeerToPause) {
       this.#askedPeerToPause = false;
       this.#host.flowResume(this.connNo);
@@ -232,13 +236,12 @@ export class Connection {
     socket.once('finish', () => socket.destroy());
     let last = socket.writableLength;
     let still = 0;
-    this.#endTimer = setInterval(() => {
+    this.#endTimer = this.#host.clock.setInterval(() => {
       const now = socket.writableLength;
       still = now < last ? 0 : still + STALL_CHECK_MS;
       last = now;
       if (still >= STALL_LIMIT_MS) socket.destroy();
     }, STALL_CHECK_MS);
-    this.#endTimer.unref();
   }
 
   /** Gives the filter its beforeClose hook (once, and only while the connection is not yet closing). */
@@ -253,7 +256,7 @@ export class Connection {
   #released(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    if (this.#endTimer) clearInterval(this.#endTimer);
+    if (this.#endTimer !== undefined) this.#host.clock.clearInterval(this.#endTimer);
     this.#host.released(this);
   }
 }

@@ -10,6 +10,7 @@
  * "Guacd disconnect"). A malformed stream or invalid UTF-8 closes it with ProtocolError (19).
  */
 import net from 'node:net';
+import type { GuacdSettings } from '../config/settings.ts';
 import {
   type EngineChoice,
   encodeInstruction,
@@ -24,14 +25,12 @@ import {
   GUACD_HANDSHAKE_TIMEOUT_MS,
   type GuacdHandshakePlan,
   GuacdText,
-  guacdParams,
   guacdVersionOf,
   planGuacdHandshake,
   selectInstruction,
 } from '../protocol/guacamole.ts';
-import type { ParsedSettings, Target } from '../registry/settings.ts';
-import type { Opener, OpenFailure } from './channel.ts';
 import type { Connection, InboundFilter } from './connection.ts';
+import { type Opener, OpenRefused } from './opener.ts';
 
 /** A batch of whole instructions is flushed before it would exceed this. */
 export const GUACD_BATCH_BYTES = 16 * 1024;
@@ -49,12 +48,6 @@ export interface GuacdOptions {
   engine?: EngineChoice;
   /** Largest instruction accepted from guacd (default 4 MiB). */
   maxInstructionBytes?: number;
-}
-
-function failure(reason: number, message: string): OpenFailure {
-  const err: OpenFailure = new Error(message);
-  err.closeReason = reason;
-  return err;
 }
 
 const noop = (): void => {};
@@ -81,7 +74,7 @@ export interface GuacdHandshakeOptions {
  * Runs the handshake on a socket (connected or still connecting): `select` → read `args` → `size`,
  * `audio`, `video`, `image` (+ `timezone`) → `connect` → read `ready`. On success the socket is left
  * paused, with any bytes guacd sent after `ready` put back in front of its read queue. On failure the
- * socket is destroyed and the promise rejects with an Error carrying `closeReason` (14 GuacdError; 10
+ * socket is destroyed and the promise rejects with `OpenRefused` carrying `closeReason` (14 GuacdError; 10
  * ConnectionFailed when the TCP connect itself failed) and the original's text.
  */
 export function guacdHandshake(
@@ -118,7 +111,7 @@ export function guacdHandshake(
       if (settled) return;
       cleanup();
       socket.destroy();
-      reject(failure(reason, message));
+      reject(new OpenRefused(reason, message));
     };
     const onData = (chunk: Buffer): void => {
       if (settled) return;
@@ -340,12 +333,12 @@ export class GuacdRelay implements InboundFilter {
  * The gateway opener of a guacd channel. The first connection that completes its handshake is the
  * channel's primary: when its socket closes, the channel ends (original §3.4.1).
  */
-export function guacdOpener(settings: ParsedSettings, options: GuacdOptions = {}): Opener {
+export function guacdOpener(settings: GuacdSettings, options: GuacdOptions = {}): Opener {
   let primary: Connection | undefined;
-  const params = settings.guacdParams ?? guacdParams(undefined, settings.conversationType);
+  const params = settings.guacdParams;
   return async (conn, _tail, ctx) => {
-    const address: Target | undefined = settings.guacd;
-    if (!address || !params) throw failure(CloseConnectionReason.ConnectionFailed, GuacdText.notConfigured);
+    const address = settings.guacd;
+    if (!address) throw new OpenRefused(CloseConnectionReason.ConnectionFailed, GuacdText.notConfigured);
     const plan = planGuacdHandshake(params);
     const socket = net.connect({
       host: address.host,

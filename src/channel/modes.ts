@@ -3,15 +3,13 @@
  * local clients on its listener, the client (gateway) side opens connections for OpenConnection.
  */
 import type { Socket } from 'node:net';
+import type { ParsedSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
-import type { ParsedSettings } from '../registry/settings.ts';
-import type { Channel, Opener } from './channel.ts';
+import type { Channel } from './channel.ts';
 import { guacdOpener } from './guacd.ts';
+import type { Opener } from './opener.ts';
+import { portForwardOpener } from './port-forward.ts';
 import { socksAcceptor, socksOpener } from './socks5.ts';
-import { portForwardOpener } from './tunnel.ts';
-
-/** Gateway connect timeout: a target that never answers gets CloseConnection instead of a hang. */
-export const CONNECT_TIMEOUT_MS = 30_000;
 
 export interface LocalAcceptor {
   /** A loopback client connected to the listener. */
@@ -39,13 +37,13 @@ export function modeFor(settings: ParsedSettings): ChannelMode {
       return {
         listens: true,
         acceptor: plainAcceptor,
-        opener: portForwardOpener(settings.target, CONNECT_TIMEOUT_MS),
+        opener: portForwardOpener(settings.target),
       };
     case 'socks5':
       return {
         listens: true,
         acceptor: socksAcceptor(settings),
-        opener: socksOpener(settings, CONNECT_TIMEOUT_MS),
+        opener: socksOpener(settings),
       };
     case 'guacd':
       return { listens: true, acceptor: plainAcceptor, opener: guacdOpener(settings) };

@@ -5,6 +5,7 @@
  */
 
 import type { Socket } from 'node:net';
+import type { Socks5Settings } from '../config/settings.ts';
 import {
   decodeOpenConnectionTail,
   encodeOpenConnectionTail,
@@ -12,33 +13,23 @@ import {
   gatewayRefusal,
   SOCKS5_HANDSHAKE_TIMEOUT_MS,
   Socks5Command,
-  type Socks5Credentials,
   Socks5Reply,
   Socks5ServerHandshake,
   type SocksRefusal,
   socksReplyForClose,
 } from '../protocol/socks5/index.ts';
-import type { ParsedSettings } from '../registry/settings.ts';
-import type { Channel, Opener, OpenFailure } from './channel.ts';
+import type { Channel } from './channel.ts';
 import { dial } from './dial.ts';
 import type { LocalAcceptor } from './modes.ts';
 import { NetworkChecker } from './netcheck.ts';
+import { type Opener, OpenRefused } from './opener.ts';
 import { ClientUdpRelay, GatewayUdpRelay } from './socks5-udp.ts';
 
-/** Credentials from the tube's settings (`socks_username` / `socks_password`), if both are set. */
-export function socksCredentials(settings: ParsedSettings): Socks5Credentials | undefined {
-  const user = settings.raw['socks_username'];
-  const pass = settings.raw['socks_password'];
-  if (typeof user === 'string' && typeof pass === 'string' && user !== '')
-    return { username: user, password: pass };
-  return undefined;
-}
-
 export function socksAcceptor(
-  settings: ParsedSettings,
+  settings: Socks5Settings,
   handshakeTimeoutMs = SOCKS5_HANDSHAKE_TIMEOUT_MS,
 ): LocalAcceptor {
-  const credentials = socksCredentials(settings);
+  const credentials = settings.credentials;
   const commands = [Socks5Command.CONNECT, Socks5Command.UDP_ASSOCIATE];
   return {
     accept(socket, channel) {
@@ -158,17 +149,16 @@ async function associate(
   );
 }
 
-function failure(refusal: SocksRefusal): OpenFailure {
-  const err: OpenFailure = new Error(refusal.message);
-  err.closeReason = refusal.reason;
-  return err;
+function failure(refusal: SocksRefusal): OpenRefused {
+  return new OpenRefused(refusal.reason, refusal.message);
 }
 
 /** The gateway side: allow-list check, one resolution, and a connection to the address that passed. */
-export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number): Opener {
-  const checker = NetworkChecker.fromSettings(
-    settings.raw as { allowed_hosts?: unknown; allowed_ports?: unknown },
-  );
+export function socksOpener(settings: Socks5Settings): Opener {
+  const checker = NetworkChecker.fromSettings({
+    allowed_hosts: settings.allowedHosts,
+    allowed_ports: settings.allowedPorts,
+  });
   return async (conn, tail, ctx) => {
     if (!checker) throw failure(gatewayRefusal.notSocksMode());
     let destination: { host: string; port: number; command: number };
@@ -181,7 +171,7 @@ export function socksOpener(settings: ParsedSettings, connectTimeoutMs: number):
       return { socket: new GatewayUdpRelay(checker, ctx.maxPayload) };
     const verdict = await checker.resolveAllowed(destination.host, destination.port);
     if (!verdict.ok) throw failure(verdict);
-    return dial(verdict.address, destination.port, connectTimeoutMs, {
+    return dial(verdict.address, destination.port, ctx.connectTimeoutMs, {
       family: verdict.family,
       onread: conn.directRead(),
     });

@@ -44,5 +44,5 @@ export function decodeSdpFrag(text: string): string[] {
 export function withCandidates(sdp: string, candidates: readonly string[]): string {
   if (candidates.length === 0) return sdp;
   const body = sdp.endsWith('\r\n') ? sdp : `${sdp}\r\n`;
-  return body + candidates.map((c) => (c === '' ? 'a=end-of-candidates' : `a=${c}`)).join('\r\n') + '\r\n';
+  return `${body + candidates.map((c) => (c === '' ? 'a=end-of-candidates' : `a=${c}`)).join('\r\n')}\r\n`;
 }

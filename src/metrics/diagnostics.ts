@@ -5,6 +5,10 @@
  * - `webrtc-tubes:connection:open`  { channelId, connNo, role }
  * - `webrtc-tubes:connection:close` { channelId, connNo, role, reason, message, initiator: 'local' | 'remote' }
  * - `webrtc-tubes:frame:discard`    { channelId, code, message }
+ *
+ * `connection:close` comes once per connection on each side that learns of the close: `local` where the
+ * CloseConnection is sent (an orderly close, a refusal, a cap, or a socket that went away without one, e.g.
+ * a client's reset), `remote` where it is received.
  */
 import diagnostics from 'node:diagnostics_channel';
 

@@ -3,8 +3,9 @@
  * (worker-backend.ts). The registry keeps the index, admission and every check of the caller's input; a
  * backend only starts tubes and runs operations on them. Arguments reach a backend validated and decoded.
  */
+
+import type { ParsedSettings } from '../config/settings.ts';
 import type { IceServer } from '../webrtc/peer.ts';
-import type { ParsedSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
 

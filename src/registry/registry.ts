@@ -8,6 +8,7 @@
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ChannelLimits } from '../channel/channel.ts';
 import { modeFor } from '../channel/modes.ts';
+import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
@@ -16,7 +17,6 @@ import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
 import { LocalBackend } from './local-backend.ts';
-import { parseSettings } from './settings.ts';
 import type { SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';

@@ -7,13 +7,13 @@ import { Channel, type ChannelLimits, type Channel as ChannelT } from '../channe
 import { type Listener, listen } from '../channel/listener.ts';
 import { type ChannelMode, modeFor } from '../channel/modes.ts';
 import type { DataChannelPort } from '../channel/port.ts';
+import type { ParsedSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isVerbose } from '../log.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
 import { Peer, type PeerConnectionState, type PeerOptions } from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
-import type { ParsedSettings } from './settings.ts';
 import type { SignalCallback, SignalKind } from './signals.ts';
 
 export type TubeStatus =

@@ -6,13 +6,13 @@
  * signal that follows the change. Not meant to be loaded by hand.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { engineInfo, resolveEngine } from '../hotpath/internal.ts';
 import { setVerboseLogging } from '../log.ts';
 import type { ChannelSpec } from './backend.ts';
 import { LocalBackend } from './local-backend.ts';
 import type { LocalTube } from './local-tube.ts';
-import { parseSettings } from './settings.ts';
 import { forwardingLogger, toWireError } from './wire.ts';
 import type {
   TubeSnapshot,

@@ -1,6 +1,9 @@
 /**
  * Validation of the `settings` object hosts pass through from their signalling, with the original's keys
- * (original-behaviour §3.1–3.2) and error texts.
+ * (original-behaviour §3.1–3.2) and error texts, into one typed value per channel mode.
+ *
+ * Layer: below `channel/` (which builds each mode from what its variant carries) and above `protocol/`;
+ * it imports nothing else of the package, so both `channel/` and `registry/` may depend on it.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
 import { guacdParams } from '../protocol/guacamole.ts';
@@ -39,17 +42,50 @@ export interface Target {
   port: number;
 }
 
-export interface ParsedSettings {
-  conversationType: ConversationType;
-  mode: ChannelModeName;
-  localListenAddr: string | undefined;
-  target: Target | undefined;
-  /** guacd mode: `guacd.guacd_host`/`guacd_port` (host trimmed; port number or numeric string). */
-  guacd?: Target | undefined;
-  /** guacd mode: `guacd_params` converted (normalised keys, string values, `protocol` set). */
-  guacdParams?: ReadonlyMap<string, string> | undefined;
-  raw: Readonly<Record<string, unknown>>;
+/** SOCKS5 username/password (RFC 1929); the same shape as the protocol layer's credentials. */
+export interface SocksCredentials {
+  readonly username: string;
+  readonly password: string;
 }
+
+interface CommonSettings {
+  conversationType: ConversationType;
+  localListenAddr: string | undefined;
+}
+
+/** `tunnel` without SOCKS: every connection goes to one target. */
+export interface PortForwardSettings extends CommonSettings {
+  mode: 'port-forward';
+  /** `target_host`/`target_port` (port number or numeric string), else the `guacd` block's address. */
+  target: Target | undefined;
+}
+
+/** `tunnel` with `socks_mode` or allow-lists: the offerer speaks SOCKS5, the gateway checks destinations. */
+export interface Socks5Settings extends CommonSettings {
+  mode: 'socks5';
+  /** `socks_username` / `socks_password`, when both are strings and the name is not empty. */
+  credentials: SocksCredentials | undefined;
+  /** `allowed_hosts` as given (a list of text; the gateway's network checker reads and validates it). */
+  allowedHosts: unknown;
+  /** `allowed_ports` as given (validated like `allowedHosts`). */
+  allowedPorts: unknown;
+}
+
+/** Guacamole protocols: the gateway dials guacd and runs the handshake. */
+export interface GuacdSettings extends CommonSettings {
+  mode: 'guacd';
+  /** `guacd.guacd_host`/`guacd_port` (host trimmed; port number or numeric string). */
+  guacd: Target | undefined;
+  /** `guacd_params` converted (normalised keys, string values, `protocol` set). */
+  guacdParams: ReadonlyMap<string, string>;
+}
+
+/** Modes this build recognises but does not serve (`modeFor` refuses them with BAD_SETTINGS). */
+export interface UnsupportedModeSettings extends CommonSettings {
+  mode: 'database-proxy' | 'python-handler';
+}
+
+export type ParsedSettings = PortForwardSettings | Socks5Settings | GuacdSettings | UnsupportedModeSettings;
 
 function bad(message: string): TubesError {
   return new TubesError(ErrorCode.BAD_SETTINGS, message);
@@ -64,9 +100,10 @@ function portOf(value: unknown, allowString: boolean): number | undefined {
   return undefined;
 }
 
-function targetOf(raw: Record<string, unknown>, isTunnel: boolean): Target | undefined {
+/** Port forward is `tunnel` only, so the target port may be a numeric string. */
+function targetOf(raw: Record<string, unknown>): Target | undefined {
   const host = typeof raw['target_host'] === 'string' ? raw['target_host'].trim() : '';
-  const port = portOf(raw['target_port'], isTunnel);
+  const port = portOf(raw['target_port'], true);
   if (host && port) return { host, port };
   return guacdAddressOf(raw);
 }
@@ -79,6 +116,14 @@ function guacdAddressOf(raw: Record<string, unknown>): Target | undefined {
     const gp = portOf(g['guacd_port'], true);
     if (gh && gp) return { host: gh, port: gp };
   }
+  return undefined;
+}
+
+function credentialsOf(raw: Record<string, unknown>): SocksCredentials | undefined {
+  const user = raw['socks_username'];
+  const pass = raw['socks_password'];
+  if (typeof user === 'string' && typeof pass === 'string' && user !== '')
+    return { username: user, password: pass };
   return undefined;
 }
 
@@ -111,21 +156,27 @@ export function parseSettings(settings: unknown): ParsedSettings {
   const lla = raw['local_listen_addr'];
   if (lla !== undefined && lla !== null && typeof lla !== 'string')
     throw bad('local_listen_addr must be a string');
-  return {
+  const common: CommonSettings = {
     conversationType,
-    mode,
     localListenAddr: typeof lla === 'string' && lla.trim() !== '' ? lla.trim() : undefined,
-    target: targetOf(raw, conversationType === 'tunnel'),
-    ...(mode === 'guacd' ? guacdSettings(raw, conversationType) : {}),
-    raw,
   };
-}
-
-function guacdSettings(
-  raw: Record<string, unknown>,
-  conversationType: ConversationType,
-): Pick<ParsedSettings, 'guacd' | 'guacdParams'> {
-  const params = guacdParams(raw['guacd_params'], conversationType);
-  if (!params) throw bad('guacd_params must be an object');
-  return { guacd: guacdAddressOf(raw), guacdParams: params };
+  switch (mode) {
+    case 'port-forward':
+      return { ...common, mode, target: targetOf(raw) };
+    case 'socks5':
+      return {
+        ...common,
+        mode,
+        credentials: credentialsOf(raw),
+        allowedHosts: raw['allowed_hosts'],
+        allowedPorts: raw['allowed_ports'],
+      };
+    case 'guacd': {
+      const params = guacdParams(raw['guacd_params'], conversationType);
+      if (!params) throw bad('guacd_params must be an object');
+      return { ...common, mode, guacd: guacdAddressOf(raw), guacdParams: params };
+    }
+    default:
+      return { ...common, mode };
+  }
 }

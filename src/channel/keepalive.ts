@@ -1,0 +1,73 @@
+/**
+ * Keepalive and RTT of one channel. Every interval without a message from the peer adds to the silence;
+ * any message clears it. While the peer talks we ping it with our clock's time (it echoes the body), which
+ * gives the round-trip time; once the silence reaches the timeout the peer is declared gone (and again on
+ * every later tick, until the channel stops the keepalive).
+ *
+ * The hot path only counts: `received()` per message, no timer per message.
+ */
+import type { ChannelClock } from './types.ts';
+
+export interface KeepaliveEvents {
+  /** Time to ping the peer (body: `keepaliveBody(now)`). */
+  ping(now: number): void;
+  /** Nothing received for `silentMs` (≥ the timeout). */
+  timeout(silentMs: number): void;
+}
+
+export class Keepalive {
+  readonly #intervalMs: number;
+  readonly #timeoutMs: number;
+  readonly #clock: ChannelClock;
+  readonly #events: KeepaliveEvents;
+  #timer: unknown;
+  #receivedSinceTick = 0;
+  #silentMs = 0;
+  #rttMs: number | undefined;
+
+  constructor(intervalMs: number, timeoutMs: number, clock: ChannelClock, events: KeepaliveEvents) {
+    this.#intervalMs = intervalMs;
+    this.#timeoutMs = timeoutMs;
+    this.#clock = clock;
+    this.#events = events;
+  }
+
+  /** Round-trip time of the last echoed keepalive. */
+  get rttMs(): number | undefined {
+    return this.#rttMs;
+  }
+
+  /** Starts ticking (no-op when the interval is 0 or it already runs). */
+  start(): void {
+    if (this.#intervalMs <= 0 || this.#timer !== undefined) return;
+    this.#timer = this.#clock.setInterval(() => this.#clockOnTick(), this.#intervalMs);
+  }
+
+  stop(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  /** A message arrived from the peer. */
+  received(): void {
+    this.#receivedSinceTick++;
+  }
+
+  /** The peer echoed a keepalive sent at `sentAt` (our clock). */
+  echoed(sentAt: number): void {
+    this.#rttMs = Math.max(0, this.#clock.now() - sentAt);
+  }
+
+  #clockOnTick(): void {
+    if (this.#receivedSinceTick > 0) {
+      this.#receivedSinceTick = 0;
+      this.#silentMs = 0;
+    } else this.#silentMs += this.#intervalMs;
+    if (this.#silentMs >= this.#timeoutMs) {
+      this.#events.timeout(this.#silentMs);
+      return;
+    }
+    this.#events.ping(this.#clock.now());
+  }
+}
