@@ -19,6 +19,7 @@ import {
 } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import { applyConnectAs, connectAsActive, decryptConnectAs } from '../protocol/connect-as.ts';
 import {
   afterArgsInstructions,
   closingInstructions,
@@ -336,10 +337,22 @@ export class GuacdRelay implements InboundFilter {
 export function guacdOpener(settings: GuacdSettings, options: GuacdOptions = {}): Opener {
   let primary: Connection | undefined;
   const params = settings.guacdParams;
-  return async (conn, _tail, ctx) => {
-    const address = settings.guacd;
+  return async (conn, tail, ctx) => {
+    let address = settings.guacd;
+    let sessionParams = params;
+    // ConnectAs hook: the OpenConnection tail may carry the login identity (and address), encrypted.
+    if (connectAsActive(settings.connectAs)) {
+      let payload: ReturnType<typeof decryptConnectAs>;
+      try {
+        payload = decryptConnectAs(tail, settings.connectAs.privateKey);
+      } catch (err) {
+        throw new OpenRefused(CloseConnectionReason.ConnectionFailed, (err as Error).message);
+      }
+      if (payload)
+        ({ params: sessionParams, address } = applyConnectAs(payload, settings.connectAs, params, address));
+    }
     if (!address) throw new OpenRefused(CloseConnectionReason.ConnectionFailed, GuacdText.notConfigured);
-    const plan = planGuacdHandshake(params);
+    const plan = planGuacdHandshake(sessionParams);
     const socket = net.connect({
       host: address.host,
       port: address.port,

@@ -6,6 +6,7 @@
  * it imports nothing else of the package, so both `channel/` and `registry/` may depend on it.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
+import { type ConnectAsSettings, parseConnectAsSettings } from '../protocol/connect-as.ts';
 import { guacdParams } from '../protocol/guacamole.ts';
 
 export const CONVERSATION_TYPES = [
@@ -78,6 +79,8 @@ export interface GuacdSettings extends CommonSettings {
   guacd: Target | undefined;
   /** `guacd_params` converted (normalised keys, string values, `protocol` set). */
   guacdParams: ReadonlyMap<string, string>;
+  /** `connect_as_settings` (ConnectAs), validated; undefined when absent. */
+  connectAs: ConnectAsSettings | undefined;
 }
 
 /** Modes this build recognises but does not serve (`modeFor` refuses them with BAD_SETTINGS). */
@@ -142,7 +145,7 @@ export function parseSettings(settings: unknown): ParsedSettings {
   }
   const conversationType = normalized as ConversationType;
   let mode: ChannelModeName;
-  if (raw['tunnelType'] === 'database' || raw['proxy'] !== undefined || raw['host'] !== undefined) {
+  if (isDatabaseProxy(raw, conversationType)) {
     mode = 'database-proxy';
   } else if (GUACD_TYPES.has(conversationType)) {
     mode = 'guacd';
@@ -174,9 +177,28 @@ export function parseSettings(settings: unknown): ParsedSettings {
     case 'guacd': {
       const params = guacdParams(raw['guacd_params'], conversationType);
       if (!params) throw bad('guacd_params must be an object');
-      return { ...common, mode, guacd: guacdAddressOf(raw), guacdParams: params };
+      return {
+        ...common,
+        mode,
+        guacd: guacdAddressOf(raw),
+        guacdParams: params,
+        connectAs: parseConnectAsSettings(raw['connect_as_settings']),
+      };
     }
     default:
       return { ...common, mode };
   }
+}
+
+/** Database conversation types: with a `host` key these are database-proxy conversations. */
+const DATABASE_TYPES = new Set<string>(['mysql', 'sql-server', 'postgresql']);
+
+/**
+ * The original's database-proxy decision: `tunnelType: "database"` or a `proxy` key. Its third trigger, any
+ * `host` key, turned even rdp/ssh sessions into database proxies; here `host` counts only for the database
+ * conversation types (docs/COMPATIBILITY.md).
+ */
+function isDatabaseProxy(raw: Record<string, unknown>, conversationType: ConversationType): boolean {
+  if (raw['tunnelType'] === 'database' || raw['proxy'] !== undefined) return true;
+  return raw['host'] !== undefined && DATABASE_TYPES.has(conversationType);
 }
