@@ -46,6 +46,7 @@ import {
   encodeSendEof,
   parseControl,
 } from '../protocol/control.ts';
+import { FRAGMENT_THRESHOLD, FragmentReassembler, fragmentFrame, isFragment } from '../protocol/fragment.ts';
 import { Connection, type ConnectionHost, type ConnectionStream, PauseReason } from './connection.ts';
 import { Keepalive } from './keepalive.ts';
 import { type OpenContext, type Opened, refusalReason } from './opener.ts';
@@ -88,6 +89,8 @@ export class Channel {
   #peerCaps: number | undefined;
   #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesDiscarded: 0 };
   readonly #decoderOnFrame = (connNo: number, payload: Uint8Array): void => this.#frame(connNo, payload);
+  /** Fragmentation hook: set only when the capability is on. */
+  readonly #fragments: FragmentReassembler | undefined;
 
   constructor(opts: ChannelOptions) {
     this.#opts = opts;
@@ -101,6 +104,7 @@ export class Channel {
     const clock = opts.clock ?? SYSTEM_CLOCK;
     this.#startedAt = clock.now();
     this.#decoder = new FrameDecoder({ maxPayload: limits.maxFramePayload });
+    this.#fragments = opts.fragmentation ? new FragmentReassembler() : undefined;
     this.#keepalive = new Keepalive(limits.keepaliveIntervalMs, limits.keepaliveTimeoutMs, clock, {
       ping: (now) => this.#control(encodePing(0, keepaliveBody(now))),
       timeout: (silentMs) => this.#keepaliveOnTimeout(silentMs),
@@ -237,9 +241,21 @@ export class Channel {
       this.#preOpen.push(frame);
       return;
     }
-    if (this.#ended || !this.#port.send(frame)) return;
+    if (this.#ended) return;
+    if (this.#fragments && frame.length > FRAGMENT_THRESHOLD) {
+      const parts = fragmentFrame(frame); // fragmentation hook: one message per fragment
+      if (parts) {
+        for (const part of parts) this.#sendMessage(part);
+        return;
+      }
+    }
+    this.#sendMessage(frame);
+  }
+
+  #sendMessage(message: Buffer): void {
+    if (!this.#port.send(message)) return;
     this.#stats.messagesSent++;
-    this.#stats.bytesSent += frame.length;
+    this.#stats.bytesSent += message.length;
   }
 
   #control(payload: Uint8Array): void {
@@ -271,6 +287,11 @@ export class Channel {
     this.#keepalive.received();
     this.#stats.messagesReceived++;
     this.#stats.bytesReceived += data.length;
+    if (this.#fragments && isFragment(data)) {
+      const whole = this.#fragments.push(data); // fragmentation hook: whole frames continue below
+      if (!whole) return;
+      data = whole;
+    }
     const err = this.#decoder.push(data, this.#decoderOnFrame);
     if (err) {
       this.#stats.framesDiscarded++;

@@ -87,6 +87,8 @@ export interface ChannelOptions {
   opener?: Opener | undefined;
   /** Answer capability probes and use our protocol extensions (default true). */
   extensions?: boolean | undefined;
+  /** The original's FRAGMENTATION capability (`enableMultiChannel`): large frames out as fragments, fragments in. */
+  fragmentation?: boolean | undefined;
   /** The channel ended (once). */
   onEnd(outcome: ChannelOutcome, reason: number | undefined): void;
   /** No traffic from the peer for keepaliveTimeoutMs. */

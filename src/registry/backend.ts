@@ -24,6 +24,8 @@ export interface TubeSpec extends ChannelSpec {
   offerSdp: string | undefined;
   iceServers: IceServer[] | undefined;
   turnOnly: boolean | undefined;
+  /** The original's FRAGMENTATION capability for every channel of the tube. */
+  enableMultiChannel: boolean;
   onSignal: SignalCallback | undefined;
 }
 

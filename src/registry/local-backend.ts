@@ -31,6 +31,7 @@ export class LocalBackend implements TubeBackend {
           logger: this.#logger,
           limits: this.#options.limits,
           protocolExtensions: this.#options.protocolExtensions,
+          fragmentation: spec.enableMultiChannel,
           onSignal: spec.onSignal,
           gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
           onClosed: () => this.#host.closed(handle),

@@ -69,6 +69,11 @@ export interface CreateTubeOptions {
   onSignal?: SignalCallback;
   iceServers?: IceServer[];
   turnOnly?: boolean;
+  /**
+   * The original's `enable_multi_channel`: turns on its FRAGMENTATION capability (frames above 16 KiB as
+   * fragments, fragments reassembled). Never negotiated: both peers must set it alike. Default false.
+   */
+  enableMultiChannel?: boolean;
 }
 
 export interface CreateTubeResult {
@@ -147,6 +152,7 @@ export class TubeRegistry {
         offerSdp,
         iceServers: opts.iceServers,
         turnOnly: opts.turnOnly,
+        enableMultiChannel: opts.enableMultiChannel === true,
         onSignal: opts.onSignal,
       });
     } catch (err) {

@@ -34,6 +34,8 @@ export interface TubeInit {
   logger: Logger;
   limits?: Partial<ChannelLimits> | undefined;
   protocolExtensions?: boolean | undefined;
+  /** FRAGMENTATION capability of every channel of this tube (`enableMultiChannel`). */
+  fragmentation?: boolean | undefined;
   onSignal?: SignalCallback | undefined;
   gatherTimeoutMs: number;
   onClosed(tube: Tube): void;
@@ -189,6 +191,7 @@ export class Tube {
         verbose: isVerbose(),
         limits: this.#init.limits,
         extensions: this.#init.protocolExtensions !== false,
+        fragmentation: this.#init.fragmentation === true,
         opener: role === 'client' ? mode.opener : undefined,
         signal: (kind, data) => this.#signal(kind, data, port.label),
         onOpen: () => this.#channelOpen(),

@@ -60,6 +60,7 @@ export class WorkerBackend implements TubeBackend {
       offerSdp: spec.offerSdp,
       iceServers: spec.iceServers,
       turnOnly: spec.turnOnly,
+      enableMultiChannel: spec.enableMultiChannel,
       signals: spec.onSignal !== undefined,
     };
     const tube = new WorkerTube(worker, wire, spec.onSignal, (t) => this.#forget(t));

@@ -20,6 +20,7 @@ export interface WorkerTubeSpec {
   offerSdp: string | undefined;
   iceServers: IceServer[] | undefined;
   turnOnly: boolean | undefined;
+  enableMultiChannel: boolean;
   /** Send the tube's signals (`tube-signal` events): the caller gave an onSignal. */
   signals: boolean;
 }
