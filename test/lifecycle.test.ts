@@ -48,7 +48,7 @@ describe('registry API errors (typed, with the original wording)', () => {
 
   it('unknown tubes and conversations', async () => {
     expect(() => reg.getTubeStatus('nope')).toThrow(
-      new TubesError('TUBES_ERR_TUBE_NOT_FOUND', 'Tube not found: nope'),
+      new TubesError('TUBES_ERR_TUBE_NOT_FOUND', 'Failed to get tube status: Tube not found: nope'),
     );
     await expect(reg.setRemoteDescription('nope', encodeSdpBase64('v=0\r\n'), true)).rejects.toMatchObject({
       code: 'TUBES_ERR_TUBE_NOT_FOUND',

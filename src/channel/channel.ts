@@ -15,6 +15,7 @@ import { Socket } from 'node:net';
 import { TubesError } from '../errors.ts';
 import { encodeFrame, FRAME_OVERHEAD, FrameDecoder } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
+import { aggregatedMetrics, type MetricsSample } from '../metrics/aggregated.ts';
 import {
   type ConnectionCloseMessage,
   type ConnectionOpenMessage,
@@ -153,6 +154,12 @@ export class Channel {
       rttMs: this.#keepalive.rttMs,
       peerCapabilities: this.#peerCaps,
     };
+  }
+
+  /** This channel's contribution to the aggregated metrics (MetricsResponse type 0). */
+  metricsSample(): MetricsSample {
+    const s = this.#stats;
+    return { ...s, rttMs: this.#keepalive.rttMs, establishedAt: this.#startedAt };
   }
 
   /** Largest payload one data frame may carry toward the peer (its max-message-size, at most 64 KiB). */
@@ -437,8 +444,11 @@ export class Channel {
 
   #metricsReply(type: number): string {
     switch (type) {
-      case 0:
-        return JSON.stringify({ ...this.stats(), channel_id: this.id });
+      case 0: // the original's aggregated metrics object (src/metrics/aggregated.ts)
+        return JSON.stringify(
+          this.#opts.aggregatedMetrics?.() ??
+            aggregatedMetrics([this.metricsSample()], 1, this.#host.clock.now()),
+        );
       case 1:
         return 'null'; // live stats of one connection: the original always answers null here too
       case 2:

@@ -155,7 +155,14 @@ export function guacdHandshake(
     const onError = (err: Error): void => {
       if (!connected) {
         const where = options.address ? ` ${options.address}` : '';
-        fail(CloseConnectionReason.ConnectionFailed, `Failed to connect to Guacd${where}: ${err.message}`);
+        const code = (err as NodeJS.ErrnoException).code;
+        const dns = code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_FAIL';
+        fail(
+          CloseConnectionReason.ConnectionFailed,
+          dns // the original's wording for a name that does not resolve
+            ? `DNS lookup failed for Guacd host${where}: ${err.message}`
+            : `Failed to connect to Guacd${where}: ${err.message}`,
+        );
       } else {
         fail(CloseConnectionReason.GuacdError, `Guacd connection error during handshake: ${err.message}`);
       }

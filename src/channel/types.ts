@@ -1,5 +1,6 @@
 /** What a channel is configured with and reports: limits, clock, options, callbacks, stats, outcomes. */
 import type { Logger } from '../log.ts';
+import type { AggregatedMetrics } from '../metrics/aggregated.ts';
 import type { Opener } from './opener.ts';
 import type { DataChannelPort } from './port.ts';
 
@@ -98,6 +99,8 @@ export interface ChannelOptions {
   onTransportClose(): void;
   /** Tube signals raised by modes. */
   signal?(kind: 'guacd_instruction', data: string): void;
+  /** MetricsRequest type 0 hook: the aggregate the tube answers with (default: this channel alone). */
+  aggregatedMetrics?(): AggregatedMetrics;
 }
 
 export interface LocalConnectionCallbacks {

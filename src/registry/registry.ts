@@ -171,9 +171,10 @@ export class TubeRegistry {
     }
   }
 
-  #tube(tubeId: string): TubeHandle {
+  /** `prefix`: the original's wording for some methods, e.g. `Failed to get tube status: `. */
+  #tube(tubeId: string, prefix = ''): TubeHandle {
     const tube = this.#index.get(tubeId);
-    if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${tubeId}`);
+    if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `${prefix}Tube not found: ${tubeId}`);
     return tube;
   }
 
@@ -215,11 +216,11 @@ export class TubeRegistry {
   }
 
   getConnectionState(tubeId: string): string {
-    return this.#tube(tubeId).connectionState;
+    return this.#tube(tubeId, 'Failed to get connection state: ').connectionState;
   }
 
   getTubeStatus(tubeId: string): TubeStatus {
-    return this.#tube(tubeId).status;
+    return this.#tube(tubeId, 'Failed to get tube status: ').status;
   }
 
   /** Closes one logical channel (the data channel stays). Default reason Unknown (6), as the original. */

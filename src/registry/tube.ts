@@ -11,6 +11,7 @@ import type { ParsedSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isVerbose } from '../log.ts';
+import { aggregatedMetrics } from '../metrics/aggregated.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
 import { Peer, type PeerConnectionState, type PeerOptions } from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
@@ -194,6 +195,11 @@ export class Tube {
         fragmentation: this.#init.fragmentation === true,
         opener: role === 'client' ? mode.opener : undefined,
         signal: (kind, data) => this.#signal(kind, data, port.label),
+        aggregatedMetrics: () =>
+          aggregatedMetrics(
+            this.channels().map((c) => c.metricsSample()),
+            1,
+          ),
         onOpen: () => this.#channelOpen(),
         onPeerTimeout: () => void this.close(CloseConnectionReason.Timeout),
         onEnd: (outcome, reason) => this.#channelEnded(port.label, outcome, reason),
