@@ -1,4 +1,4 @@
-/** Control messages byte for byte (original-behaviour §1.2, §2) and the capability/keepalive bodies. */
+/** Control messages byte for byte (docs/ORIGINAL.md, “Frames” and “Control messages”) and the capability/keepalive bodies. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TubesError } from '../src/errors.ts';
@@ -35,7 +35,7 @@ const TS = 1700000000000;
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s|]/g, ''), 'hex');
 const frame = (payload: Buffer): string => encodeFrame(0, payload, TS).toString('hex');
 
-describe('control frames: the golden examples of original-behaviour §1.2', () => {
+describe('control frames: the original's worked examples', () => {
   const cases: [string, Buffer, string][] = [
     ['Ping (basic)', encodePing(0), '00000000 | 0000018bcfe56800 | 00000006 | 0001 00000000 | 3b'],
     ['Pong reply', encodePong(0), '00000000 | 0000018bcfe56800 | 00000006 | 0002 00000000 | 3b'],

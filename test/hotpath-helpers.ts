@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 
 export const GOLDEN_TS = 1_700_000_000_000;
 
-/** Every worked example of original-behaviour.md §1.2: conn, payload hex, full frame hex. */
+/** Every worked example of the original's frame format (docs/ORIGINAL.md, “Frames”): conn, payload hex, full frame hex. */
 export const GOLDEN_FRAMES: { name: string; connNo: number; payload: string; frame: string }[] = [
   ['Ping', 0, '0001 00000000'],
   ['Pong', 0, '0002 00000000'],
@@ -31,7 +31,7 @@ export const GOLDEN_FRAMES: { name: string; connNo: number; payload: string; fra
   };
 });
 
-/** The literal byte counts stated in §1.2, in the same order (a cross-check of the derivation above). */
+/** The literal byte counts stated by the original's worked examples, in the same order (a cross-check of the derivation above). */
 export const GOLDEN_SIZES = [23, 23, 23, 23, 22, 23, 24, 64, 24, 40];
 
 export const hex = (h: string): Buffer => Buffer.from(h.replace(/[^0-9a-f]/gi, ''), 'hex');

@@ -334,7 +334,7 @@ describe('SOCKS5 reply encoders', () => {
   });
 });
 
-describe('OpenConnection SOCKS5 tail (original §2.1)', () => {
+describe('OpenConnection SOCKS5 tail (docs/ORIGINAL.md, “OpenConnection tails”)', () => {
   it('layout: host_len u32 BE + host + port u16 BE', () => {
     expect(toHex(encodeOpenConnectionTail('example.com', 80))).toBe(`0000000b${ascii('example.com')}0050`);
     expect(decodeOpenConnectionTail(hex(`0000000b${ascii('example.com')}0050`))).toEqual({

@@ -1,5 +1,5 @@
 /**
- * A channel: one data channel carrying many TCP connections as frames (original-behaviour §1–3). This
+ * A channel: one data channel carrying many TCP connections as frames (docs/ORIGINAL.md, “Frames” to “Close reasons”; docs/PROTOCOL.md). This
  * module is the dispatcher: port events in, frames decoded, control messages to their handlers, data frames
  * to their Connection; the pieces live beside it (types.ts: limits, options, outcomes; opener.ts: the
  * gateway's open contract; keepalive.ts; connection.ts).

@@ -1,5 +1,5 @@
 /**
- * `guacd` mode, gateway side (original-behaviour §3.4): for every OpenConnection dial guacd, run the
+ * `guacd` mode, gateway side (docs/ORIGINAL.md, “guacd mode”): for every OpenConnection dial guacd, run the
  * Guacamole handshake, then relay guacd's output to the peer as whole instructions per data frame. The
  * client → guacd direction is not parsed (the Connection writes data frames to the socket as they come).
  *
@@ -339,7 +339,7 @@ export class GuacdRelay implements InboundFilter {
 
 /**
  * The gateway opener of a guacd channel. The first connection that completes its handshake is the
- * channel's primary: when its socket closes, the channel ends (original §3.4.1).
+ * channel's primary: when its socket closes, the channel ends (docs/ORIGINAL.md, “guacd mode”).
  */
 export function guacdOpener(settings: GuacdSettings, options: GuacdOptions = {}): Opener {
   let primary: Connection | undefined;

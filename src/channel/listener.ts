@@ -1,4 +1,4 @@
-/** The server-mode local TCP listener: loopback clients only (original-behaviour §3.3). */
+/** The server-mode local TCP listener: loopback clients only (docs/ORIGINAL.md, “Modes and settings”). */
 import net from 'node:net';
 import { ErrorCode, TubesError } from '../errors.ts';
 

@@ -1,5 +1,5 @@
 /**
- * Which side does what for each channel mode (original-behaviour §3.8): the server (offerer) side accepts
+ * Which side does what for each channel mode (docs/ORIGINAL.md, “Roles”): the server (offerer) side accepts
  * local clients on its listener, the client (gateway) side opens connections for OpenConnection.
  */
 import type { Socket } from 'node:net';

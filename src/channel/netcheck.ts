@@ -3,7 +3,7 @@
  * makes per OpenConnection: `NetworkChecker#resolveAllowed(host, port)` → the exact address to connect
  * to, or the refusal (SOCKS reply code, CloseConnection reason, message).
  *
- * Semantics follow the original (original-behaviour §3.5) with its bugs fixed (§10.2-8):
+ * Semantics follow the original (docs/ORIGINAL.md, “Modes and settings”) with its bugs fixed (“Quirks of the original”):
  * - no host rules at all → resolve and allow;
  * - exact name (case-insensitive) or `*.suffix` (the apex does not match) → resolve, first address;
  * - IP literal → allowed iff inside an allowed CIDR / address (`0.0.0.0` = all IPv4, `::` = all IPv6);
@@ -219,7 +219,7 @@ export class NetworkChecker {
 
   /**
    * The checker for a channel's settings, or undefined when neither `allowed_hosts` nor
-   * `allowed_ports` has an entry (the original then has no network checker; see §3.1 for how that
+   * `allowed_ports` has an entry (the original then has no network checker; see docs/ORIGINAL.md, “Modes and settings”, for how that
    * selects the mode). Throws TubesError BAD_SETTINGS for unreadable lists.
    */
   static fromSettings(

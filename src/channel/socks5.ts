@@ -1,5 +1,5 @@
 /**
- * `socks5` mode (original-behaviour §3.1, §3.5). The offerer runs a SOCKS5 server on its listener and sends
+ * `socks5` mode (docs/ORIGINAL.md, “Modes and settings”). The offerer runs a SOCKS5 server on its listener and sends
  * the destination in OpenConnection; the gateway checks it against its allow-lists, resolves it once, and
  * dials exactly the address that passed. Unlike the original we answer failures with RFC 1928 replies.
  */

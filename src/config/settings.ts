@@ -1,6 +1,6 @@
 /**
  * Validation of the `settings` object hosts pass through from their signalling, with the original's keys
- * (original-behaviour §3.1–3.2) and error texts, into one typed value per channel mode.
+ * (docs/ORIGINAL.md, “Modes and settings”) and error texts, into one typed value per channel mode.
  *
  * Layer: below `channel/` (which builds each mode from what its variant carries) and above `protocol/`;
  * it imports nothing else of the package, so both `channel/` and `registry/` may depend on it.

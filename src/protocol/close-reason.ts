@@ -1,5 +1,5 @@
 /**
- * CloseConnection reasons: one byte on the wire (original-behaviour §2.2). Code 3 is unassigned,
+ * CloseConnection reasons: one byte on the wire (docs/ORIGINAL.md, “Close reasons”). Code 3 is unassigned,
  * unknown codes read as Unknown (6), a missing byte reads as Normal (0).
  *
  * Every reason is listed once, in `REASONS`; `CloseConnectionReason` and the info lookup are derived

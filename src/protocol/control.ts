@@ -1,5 +1,5 @@
 /**
- * Control messages: frames on conn_no 0 whose payload is `code u16 BE` + body (original-behaviour §2).
+ * Control messages: frames on conn_no 0 whose payload is `code u16 BE` + body (docs/ORIGINAL.md, “Control messages”).
  * Encoders return the control payload; the caller wraps it in a frame. The parser never throws: malformed
  * input yields a TubesError value so a hostile peer cannot break the frame loop.
  */

@@ -1,5 +1,5 @@
 /**
- * guacd handshake building blocks (original-behaviour §3.4.2): parameter conversion and normalisation,
+ * guacd handshake building blocks (docs/ORIGINAL.md, “guacd mode”): parameter conversion and normalisation,
  * the RDP `domain\user` split, the instructions a gateway sends to guacd, and the original's error texts.
  * Pure functions: no sockets here (src/channel/guacd.ts runs the handshake).
  */
@@ -205,7 +205,7 @@ export function debugList(items: readonly string[]): string {
   return `[${items.map((s) => JSON.stringify(s)).join(', ')}]`;
 }
 
-/** The original's texts (original-behaviour §2.2, §3.4.2); a peer may show or match them. */
+/** The original's texts (docs/ORIGINAL.md, “Close reasons” and “guacd mode”); a peer may show or match them. */
 export const GuacdText = {
   handshakeTimeout: 'Guacd handshake timed out',
   notConfigured: 'Guacd host/port not configured or supplied via ConnectAs for OpenConnection',

@@ -1,6 +1,6 @@
 /**
  * The public entry point: a registry of tubes keyed by tube id, with a conversation-id index
- * (original-behaviour §4, DESIGN §2). Each registry is independent (no process-wide singleton). The registry
+ * (docs/ORIGINAL.md, “The host API”; docs/API.md). Each registry is independent (no process-wide singleton). The registry
  * owns the index, admission and the checks of every argument; its tubes run on this thread
  * (local-backend.ts) or, with `workers`, in worker threads (worker-backend.ts), behind one interface
  * (backend.ts).
@@ -136,7 +136,7 @@ export class TubeRegistry {
     const channel = { conversationId: opts.conversationId, settings: opts.settings, parsed };
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
-      // A further channel on an existing tube (original §4.2 step 1).
+      // A further channel on an existing tube (docs/ORIGINAL.md, “The host API”).
       const listenAddr = await existing.addChannel(channel);
       this.#index.associate(opts.conversationId, existing.id);
       return { tubeId: existing.id, ...(listenAddr ? { actualLocalListenAddr: listenAddr } : {}) };

@@ -1,4 +1,4 @@
-/** Signals delivered to the host's `onSignal` callback, in the original's kinds and data formats (§4.3). */
+/** Signals delivered to the host's `onSignal` callback, in the original's kinds and data formats (docs/ORIGINAL.md, “The host API”; docs/API.md). */
 export type SignalKind =
   | 'icecandidate'
   | 'connection_state_changed'

@@ -1,4 +1,4 @@
-/** SDP crosses the public API as standard base64 of the UTF-8 text (original-behaviour §4.4). */
+/** SDP crosses the public API as standard base64 of the UTF-8 text (docs/ORIGINAL.md, “The host API”). */
 import { ErrorCode, TubesError } from '../errors.ts';
 
 const base64Pattern = /^[A-Za-z0-9+/]*={0,2}$/;

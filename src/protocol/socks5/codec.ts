@@ -165,7 +165,7 @@ export function encodeReply(reply: Socks5Reply, bind?: { host: string; port: num
   return out;
 }
 
-/** What the original writes to a non-loopback client after its first 2 bytes (§3.5 step 5). */
+/** What the original writes to a non-loopback client after its first 2 bytes (docs/ORIGINAL.md, “Modes and settings”). */
 export function encodeNonLoopbackRefusal(greetingVersion: number): Uint8Array {
   return greetingVersion === SOCKS5_VERSION
     ? encodeMethodSelection(Socks5Method.NO_ACCEPTABLE)

@@ -1,6 +1,6 @@
 /**
  * The SOCKS part of the tube protocol: the OpenConnection tail that carries the destination from the
- * server side to the gateway (original-behaviour §2.1): `host_len u32 BE + host UTF-8 + port u16 BE`,
+ * server side to the gateway (docs/ORIGINAL.md, “OpenConnection tails”): `host_len u32 BE + host UTF-8 + port u16 BE`,
  * plus the webrtc-tubes extension byte (docs/PROTOCOL.md, "SOCKS5 UDP ASSOCIATE"): one command byte,
  * 0x03 = UDP ASSOCIATE; absent = CONNECT.
  *
