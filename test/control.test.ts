@@ -35,7 +35,7 @@ const TS = 1700000000000;
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s|]/g, ''), 'hex');
 const frame = (payload: Buffer): string => encodeFrame(0, payload, TS).toString('hex');
 
-describe('control frames: the original's worked examples', () => {
+describe("control frames: the original's worked examples", () => {
   const cases: [string, Buffer, string][] = [
     ['Ping (basic)', encodePing(0), '00000000 | 0000018bcfe56800 | 00000006 | 0001 00000000 | 3b'],
     ['Pong reply', encodePong(0), '00000000 | 0000018bcfe56800 | 00000006 | 0002 00000000 | 3b'],
