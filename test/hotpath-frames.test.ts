@@ -51,7 +51,7 @@ describe('frame constants', () => {
   });
 });
 
-describe('frame encoding: golden vectors (the original's worked examples)', () => {
+describe('frame encoding: golden vectors (worked examples of the original)', () => {
   it.each(GOLDEN_FRAMES.map((g, i) => [g.name, g, GOLDEN_SIZES[i]!] as const))('%s', (_n, g, size) => {
     const out = encodeFrame(g.connNo, hex(g.payload), GOLDEN_TS);
     expect(out.toString('hex')).toBe(g.frame);
