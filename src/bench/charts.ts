@@ -208,7 +208,9 @@ export function lineChart(o: Common & { panels: LinePanel[]; cols?: number }): C
         d += `${pen ? 'L' : 'M'}${xAt(k).toFixed(1)} ${s.at(v).toFixed(1)} `;
         pen = true;
       });
-      if (d) body.push(`<path d="${d.trim()}" fill="none" stroke="${col}" stroke-width="2.2"/>`);
+      // `auto` runs one of the engines: dashed, so the engine line under it stays visible
+      const dash = ser.name === 'auto' ? ' stroke-dasharray="7 5"' : '';
+      if (d) body.push(`<path d="${d.trim()}" fill="none" stroke="${col}" stroke-width="2.2"${dash}/>`);
       ser.values.forEach((v, k) => {
         if (v === undefined || !Number.isFinite(v) || (o.yLog && v <= 0)) return;
         body.push(
