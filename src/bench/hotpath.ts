@@ -313,22 +313,29 @@ async function buildCases(FILTER: RegExp, COLS: Col[], notes: string[]): Promise
   // shared-memory modules only: the plain-memory build is compiled here, when these rows are selected, from
   // the repository's build script (not in the installed package: the rows are skipped there).
   const shared = wasmEngine('wasm-simd');
-  if (shared && ['copy-in 64 KiB into', 'display stream copy-in'].some((row) => FILTER.test(row))) {
+  const memoryRows = (label: string): string[] => [
+    `copy-in 64 KiB into ${label} Wasm memory`,
+    `display stream copy-in + SIMD scan, ${label} memory`,
+  ];
+  const wantPlain = memoryRows('plain').some((row) => FILTER.test(row));
+  if (shared && (wantPlain || memoryRows('shared').some((row) => FILTER.test(row)))) {
     let plain: WasmEngine | undefined;
-    try {
-      const script = new URL('../../scripts/build-wasm.mjs', import.meta.url).href;
-      const { compileToBytes, PLAIN_MEMORY_TARGET } = (await import(script)) as {
-        compileToBytes(target: unknown): Promise<Uint8Array>;
-        PLAIN_MEMORY_TARGET: unknown;
-      };
-      plain = new WasmEngine('wasm-simd', {
-        shared: false,
-        module: await compileToBytes(PLAIN_MEMORY_TARGET),
-      });
-    } catch (err) {
-      notes.push(
-        `shared vs plain Wasm memory rows skipped: the plain-memory module is compiled from the repository's scripts/build-wasm.mjs with the assemblyscript devDependency (${(err as Error).message.split('\n')[0]})`,
-      );
+    if (wantPlain) {
+      try {
+        const script = new URL('../../scripts/build-wasm.mjs', import.meta.url).href;
+        const { compileToBytes, PLAIN_MEMORY_TARGET } = (await import(script)) as {
+          compileToBytes(target: unknown): Promise<Uint8Array>;
+          PLAIN_MEMORY_TARGET: unknown;
+        };
+        plain = new WasmEngine('wasm-simd', {
+          shared: false,
+          module: await compileToBytes(PLAIN_MEMORY_TARGET),
+        });
+      } catch (err) {
+        notes.push(
+          `plain Wasm memory rows skipped: that module is compiled from the repository's scripts/build-wasm.mjs with the assemblyscript devDependency, not in an installed package (${(err as Error).message.split('\n')[0]})`,
+        );
+      }
     }
     const chunk = display.wire;
     for (const [label, e] of [
