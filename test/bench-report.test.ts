@@ -6,11 +6,20 @@
  * counted: the chart area is not blank and the engines' line colours are drawn.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CHART_DIR, DOC, perfCharts } from '../scripts/perf-charts.ts';
 import { CLI, CLI_FLAGS } from './helpers/cli.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -167,4 +176,20 @@ describe.skipIf(missing.length > 0)('tubes bench hotpath --report', () => {
       await browser.close();
     }
   }, 90_000);
+});
+
+describe('docs/charts', () => {
+  it("are the charts of docs/PERFORMANCE.md's tables (regenerate: node scripts/perf-charts.ts)", () => {
+    const charts = perfCharts(readFileSync(DOC, 'utf8'));
+    expect(charts.map((c) => c.id).sort()).toEqual(
+      readdirSync(CHART_DIR)
+        .filter((f) => f.endsWith('.svg'))
+        .map((f) => f.slice(0, -4))
+        .sort(),
+    );
+    for (const c of charts) {
+      expect(readFileSync(path.join(CHART_DIR, `${c.id}.svg`), 'utf8'), c.id).toBe(`${c.svg}\n`);
+      expect(readFileSync(DOC, 'utf8'), `PERFORMANCE.md embeds ${c.id}`).toContain(`(charts/${c.id}.svg)`);
+    }
+  });
 });

@@ -228,7 +228,7 @@ export function barChart(o: Common & { groups: BarGroup[] }): Chart {
   const names = o.groups.flatMap((g) => g.bars.map((b) => b.series));
   const colour = colours(names);
   const series = [...colour.keys()];
-  const top = 92;
+  const top = 112;
   const plotH = 300;
   const left = 74;
   const right = W - 16;
@@ -252,7 +252,7 @@ export function barChart(o: Common & { groups: BarGroup[] }): Chart {
       } else line = line ? `${line} ${w}` : w;
     }
     if (line) out.push(line);
-    return out.slice(0, 3);
+    return out.slice(0, 4);
   };
   let labelRows = 1;
   o.groups.forEach((g, gi) => {
@@ -278,8 +278,12 @@ export function barChart(o: Common & { groups: BarGroup[] }): Chart {
         );
       }
       const labelY = Math.min(y, bar.high !== undefined ? s.at(bar.high) : y) - 4;
+      const lx = (x + bw / 2).toFixed(1);
+      // narrow bars: the value reads upwards from the bar's top
       body.push(
-        `<text x="${(x + bw / 2).toFixed(1)}" y="${labelY.toFixed(1)}" font-size="10" text-anchor="middle" fill="#222">${shortNumber(bar.value)}</text>`,
+        bw < 30
+          ? `<text transform="translate(${(x + bw / 2 + 3.5).toFixed(1)} ${labelY.toFixed(1)}) rotate(-90)" font-size="10" fill="#222">${shortNumber(bar.value)}</text>`
+          : `<text x="${lx}" y="${labelY.toFixed(1)}" font-size="10" text-anchor="middle" fill="#222">${shortNumber(bar.value)}</text>`,
       );
     });
     const ls = lines(g.label);

@@ -531,7 +531,10 @@ export function hotpathCharts(
         yLabel: 'ns/instr',
         yLog: true,
         groups: streams.map((r) => ({
-          label: r.case.replace(/^guac /, '').replace(', pushed as 64 KiB reads', ', 64 KiB reads'),
+          label: r.case
+            .replace(/^guac (64 KiB|1 MiB) stream /, '$1 ')
+            .replace(/ (key\/mouse\/sync|img\+blob|UTF-8),/, ',')
+            .replace(', pushed as 64 KiB reads', ', 64 KiB reads'),
           bars: cols.flatMap((c) => (r.ns[c] === undefined ? [] : [{ series: c, value: r.ns[c]! }])),
         })),
       }),
