@@ -604,7 +604,7 @@ async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput>
     bench.addEventListener('cycle', (e) => {
       done++;
       const name = (e as { task?: { name?: string } }).task?.name ?? '';
-      ctx.progress.update(`round ${round + 1}/${rounds}, task ${done}/${total}: ${name}`);
+      ctx.progress.update(`round ${round + 1}/${rounds} · ${done}/${total} · ${name}`);
     });
     ctx.progress.update(`round ${round + 1}/${rounds}, ${total} tasks`);
     await bench.run();

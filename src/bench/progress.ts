@@ -14,7 +14,7 @@ export class Progress {
   constructor(name: string, out: NodeJS.WriteStream = process.stderr, tty = out.isTTY === true) {
     this.#out = out;
     this.#tty = tty;
-    this.#prefix = `tubes bench ${name}`;
+    this.#prefix = `bench ${name}`;
     if (tty) {
       this.#timer = setInterval(() => this.#draw(), 500);
       this.#timer.unref();
