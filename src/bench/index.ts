@@ -87,7 +87,12 @@ export async function benchCommand(args: string[]): Promise<number> {
   const notes: string[] = [];
   let out: Awaited<ReturnType<BenchDef['run']>>;
   try {
-    out = await def.run(values as BenchValues, { args: rest, progress, notes });
+    // the bench's own arguments, without the runner's output options
+    const own = rest.filter(
+      (a, i) =>
+        a !== '--json' && !/^--(report|svg)(=|$)/.test(a) && !/^--(report|svg)$/.test(rest[i - 1] ?? ''),
+    );
+    out = await def.run(values as BenchValues, { args: own, progress, notes });
   } finally {
     progress.done();
   }

@@ -109,8 +109,8 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, what: stri
       onAbort?.();
       reject(new TubesError(ErrorCode.TIMEOUT, `Timed out (${what})`));
     };
-    if (signal.aborted) return abort();
-    signal.addEventListener('abort', abort, { once: true });
+    // handlers first: when already aborted, onAbort (e.g. destroying the socket) rejects `p` at once,
+    // and that rejection must not go unhandled (it ended the process)
     p.then(
       (v) => {
         signal.removeEventListener('abort', abort);
@@ -121,6 +121,8 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, what: stri
         reject(err);
       },
     );
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
   });
 }
 
