@@ -570,7 +570,12 @@ export function hotpathCharts(
 async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput> {
   const rounds = Number(values['rounds'] ?? '3');
   const time = Number(values['time'] ?? '150');
-  const filter = new RegExp(String(values['filter'] ?? '.'));
+  let filter: RegExp;
+  try {
+    filter = new RegExp(String(values['filter'] ?? '.'));
+  } catch (err) {
+    throw new UsageError(`--filter: ${(err as Error).message}`);
+  }
   if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--rounds must be a positive integer`);
   if (!(time > 0)) throw new UsageError(`--time must be a positive number of milliseconds`);
   const cols = ALL_COLS.filter((c) => {

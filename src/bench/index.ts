@@ -12,6 +12,10 @@
  * - A bench with child processes also exports `child(args)` in its `BenchDef`; ./child.ts runs it, and the
  *   bench spawns `spawnBenchChild(benchChildEntry(), ['<name>', …args], …)` (./lib.ts).
  * - Its npm script is a thin wrapper: `"bench:<name>": "node src/cli/tubes.ts bench <name>"`.
+ * - Moving a script-style bench (bench/<name>.ts with top-level code) here: its argv parsing becomes
+ *   `options` + `help`, its body `run()`; `process.stdout.write` of the tables becomes the returned `text`,
+ *   stderr logging `ctx.progress.log`, `--child` modes `child()`; imports `../src/x` become `../x`.
+ *   Bad arguments throw `UsageError` (src/cli/cli-common.ts: exit code 2).
  * - Optional devDependencies and external programs (node-datachannel, danted, curl…) are loaded or
  *   looked up at run time; when absent, the rows needing them are skipped with a note, never a crash.
  * The runner below adds `--json`, `--report <file.html>`, `--svg <dir>` and `--help` to every bench.
