@@ -86,12 +86,13 @@ interface Scale {
   ticks: number[];
 }
 
-function scale(values: number[], lo: number, hi: number, log: boolean): Scale {
+/** `bars`: on a log scale the axis starts at least a factor 2 below the smallest value, so no bar is a sliver. */
+function scale(values: number[], lo: number, hi: number, log: boolean, bars = false): Scale {
   const finite = values.filter((v) => Number.isFinite(v) && (!log || v > 0));
   let min = finite.length ? Math.min(...finite) : 1;
   let max = finite.length ? Math.max(...finite) : 1;
   if (log) {
-    let a = Math.floor(Math.log10(min));
+    let a = Math.floor(Math.log10(bars ? min / 2 : min));
     let b = Math.ceil(Math.log10(max));
     if (a === b) {
       a -= 1;
@@ -236,7 +237,7 @@ export function barChart(o: Common & { groups: BarGroup[] }): Chart {
   const values = o.groups.flatMap((g) =>
     g.bars.flatMap((x) => [x.value, x.low ?? x.value, x.high ?? x.value]),
   );
-  const s = scale(values, b, top, o.yLog === true);
+  const s = scale(values, b, top, o.yLog === true, true);
   const body: string[] = [yAxis(s, left, right, o.yLabel, top, b)];
   const gw = (right - left) / Math.max(1, o.groups.length);
   const bw = Math.min(46, (gw - 16) / Math.max(1, series.length));
