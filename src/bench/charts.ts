@@ -197,12 +197,21 @@ export function lineChart(o: Common & { panels: LinePanel[]; cols?: number }): C
         `<text x="${xAt(k).toFixed(1)}" y="${b + 15}" font-size="10" text-anchor="middle" fill="#444">${esc(c)}</text>`,
       );
     });
+    // Series often coincide (auto runs one of the engines; wasm and wasm-simd copy alike): each later series
+    // is drawn thinner and with a smaller marker, so every one stays visible as a stripe or a ring.
+    const order = [...colour.keys()];
+    const ok = (v: number | undefined): v is number =>
+      v !== undefined && Number.isFinite(v) && !(o.yLog && v <= 0);
+    const rank = (name: string): number => Math.max(0, order.indexOf(name));
+    const paths: string[] = [];
+    const marks: string[] = [];
     for (const ser of p.series) {
       const col = colour.get(ser.name);
+      const k0 = rank(ser.name);
       let d = '';
       let pen = false;
       ser.values.forEach((v, k) => {
-        if (v === undefined || !Number.isFinite(v) || (o.yLog && v <= 0)) {
+        if (!ok(v)) {
           pen = false;
           return;
         }
@@ -211,14 +220,17 @@ export function lineChart(o: Common & { panels: LinePanel[]; cols?: number }): C
       });
       // `auto` runs one of the engines: dashed, so the engine line under it stays visible
       const dash = ser.name === 'auto' ? ' stroke-dasharray="7 5"' : '';
-      if (d) body.push(`<path d="${d.trim()}" fill="none" stroke="${col}" stroke-width="2.2"${dash}/>`);
+      const width = Math.max(1.6, 3.6 - 0.8 * k0).toFixed(1);
+      if (d) paths.push(`<path d="${d.trim()}" fill="none" stroke="${col}" stroke-width="${width}"${dash}/>`);
+      const r = Math.max(2.5, 5.5 - k0).toFixed(1);
       ser.values.forEach((v, k) => {
-        if (v === undefined || !Number.isFinite(v) || (o.yLog && v <= 0)) return;
-        body.push(
-          `<circle cx="${xAt(k).toFixed(1)}" cy="${s.at(v).toFixed(1)}" r="3.2" fill="${col}"><title>${esc(`${p.title} · ${p.categories[k]} · ${ser.name}: ${shortNumber(v)} ${o.yLabel}`)}</title></circle>`,
+        if (!ok(v)) return;
+        marks.push(
+          `<circle cx="${xAt(k).toFixed(1)}" cy="${s.at(v).toFixed(1)}" r="${r}" fill="${col}"><title>${esc(`${p.title} · ${p.categories[k]} · ${ser.name}: ${shortNumber(v)} ${o.yLabel}`)}</title></circle>`,
         );
       });
     }
+    body.push(...paths, ...marks);
   });
   const svg = frame(o, top + rows * ph + 8, body.join('\n'), [...colour.keys()], colour);
   return { id: o.id, title: o.title, svg };
