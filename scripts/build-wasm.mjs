@@ -6,7 +6,7 @@
 //   node scripts/build-wasm.mjs --out-dir DIR  # writes everything (including wasm-bytes.ts) into DIR
 //
 // asc output is deterministic: test/hotpath-wasm-build.test.ts rebuilds into a temp dir and byte-compares.
-// Only the shipped modules are built here; bench/hotpath.ts compiles its non-shared-memory variant
+// Only the shipped modules are built here; src/bench/hotpath.ts compiles its non-shared-memory variant
 // (PLAIN_MEMORY_TARGET) on demand with compileToBytes().
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

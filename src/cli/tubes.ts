@@ -13,6 +13,7 @@ Commands:
   demo      Tunnel a TCP transfer and an echo RTT probe through two local tubes (loopback only)
   gateway   Answer tubes for one service (TCP target, SOCKS5, guacd), signalling over HTTP or stdio
   connect   Open a tube to a gateway and listen locally (TCP or SOCKS5)
+  bench     Run a benchmark on this machine: hotpath, tunnel, transport, socks5, guacd, workers
 
 Options:
   -h, --help  Show help (also: tubes <command> --help)
@@ -127,12 +128,18 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'demo') return await demo(rest);
     if (command === 'gateway') return await gateway(rest);
     if (command === 'connect') return await connect(rest);
+    // loaded on demand: the benchmarks pull in tinybench and every engine
+    if (command === 'bench') return await (await import('../bench/index.ts')).benchCommand(rest);
     throw new UsageError(`Unknown command: ${command}`);
   } catch (err) {
     const usage = err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`tubes: ${(err as Error).message}\n`);
     if (usage) {
-      const sub = command === 'demo' || command === 'gateway' || command === 'connect' ? `${command} ` : '';
+      let sub = command === 'demo' || command === 'gateway' || command === 'connect' ? `${command} ` : '';
+      if (command === 'bench') {
+        const { BENCHES } = await import('../bench/index.ts');
+        sub = BENCHES.some((b) => b.name === rest[0]) ? `bench ${rest[0]} ` : 'bench ';
+      }
       process.stderr.write(`Run "tubes ${sub}--help" for usage.\n`);
       return 2;
     }

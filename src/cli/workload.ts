@@ -109,11 +109,8 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, what: stri
       onAbort?.();
       reject(new TubesError(ErrorCode.TIMEOUT, `Timed out (${what})`));
     };
-    if (signal.aborted) {
-      p.catch(() => {}); // nobody waits for it any more; its rejection must not end the process
-      return abort();
-    }
-    signal.addEventListener('abort', abort, { once: true });
+    // handlers first: when already aborted, onAbort (e.g. destroying the socket) rejects `p` at once,
+    // and that rejection must not go unhandled (it ended the process)
     p.then(
       (v) => {
         signal.removeEventListener('abort', abort);
@@ -124,6 +121,8 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, what: stri
         reject(err);
       },
     );
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
   });
 }
 

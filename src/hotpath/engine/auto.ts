@@ -1,5 +1,5 @@
 /**
- * What `auto` runs, per call: pure functions of the input, measured thresholds (bench/hotpath.ts,
+ * What `auto` runs, per call: pure functions of the input, measured thresholds (src/bench/hotpath.ts,
  * docs/PERFORMANCE.md "Hot paths"). A probe only chooses where bytes are scanned; results never depend
  * on it. Frames always run in JS under `auto` (they arrive in JS buffers, and the copy into Wasm memory
  * costs more than walking the headers), so they need no probe.

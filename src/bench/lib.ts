@@ -1,6 +1,6 @@
 /**
- * Pieces every benchmark shares: JSON lines over a child's stdio, spawning a benchmark child, and the
- * machine description printed next to the numbers.
+ * Pieces every benchmark shares: JSON lines over a child's stdio, spawning a benchmark child, the
+ * machine description printed next to the numbers, and Markdown tables.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { siblingModule } from '../registry/wire.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -77,6 +78,11 @@ export interface BenchChild {
   stop(): Promise<void>;
 }
 
+/** The benchmarks' child entry (./child.ts from src/, child.js from dist/): `<bench> <args…>`. */
+export function benchChildEntry(): string {
+  return siblingModule(import.meta.url, 'child');
+}
+
 /** Runs `script args…` in a new Node process speaking JSON lines on stdin/stdout (stderr inherited). */
 export function spawnBenchChild(
   script: string,
@@ -135,4 +141,30 @@ export function machine(packages: string[] = ['werift']): Json {
     date: new Date().toISOString(),
     loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
   };
+}
+
+/** A Markdown table with padded columns; a cell starting with a digit, '–' or '—' is right-aligned. */
+export function mdTable(rows: string[][], align?: ('l' | 'r')[]): string[] {
+  const widths = (rows[0] ?? []).map((_, c) => Math.max(3, ...rows.map((r) => (r[c] ?? '').length)));
+  const [head, ...body] = rows;
+  const right = (c: number): boolean =>
+    align ? align[c] === 'r' : body.length > 0 && body.every((r) => /^[\d–—-]/.test(r[c] ?? ''));
+  const line = (cells: string[]): string =>
+    `| ${cells.map((x, c) => (right(c) ? x.padStart(widths[c] ?? 0) : x.padEnd(widths[c] ?? 0))).join(' | ')} |`;
+  const rule = `| ${widths.map((w, c) => (right(c) ? `${'-'.repeat(w - 1)}:` : '-'.repeat(w))).join(' | ')} |`;
+  return [line(head ?? []), rule, ...body.map(line)];
+}
+
+/** One line per machine description: what every report prints next to its figures. */
+export function describeMachine(m: Json): string {
+  const versions = Object.entries(m)
+    .filter(([k]) => !['cpu', 'cores', 'node', 'os', 'date', 'loadavg'].includes(k))
+    .map(([k, v]) => `${k} ${String(v)}`);
+  const load = Array.isArray(m['loadavg']) ? `, load average ${(m['loadavg'] as number[]).join(' ')}` : '';
+  return [
+    `${String(m['cpu'])}, ${String(m['cores'])} cores, Node ${String(m['node'])}`,
+    ...versions,
+    String(m['os']),
+    `${String(m['date'])}${load}`,
+  ].join(', ');
 }

@@ -1,10 +1,8 @@
 /**
- * Worker-mode benchmark (npm run bench:workers): aggregate throughput of several tubes, each carrying one
+ * `tubes bench workers` (npm run bench:workers): aggregate throughput of several tubes, each carrying one
  * TCP stream, with the sending side in a `TubeRegistry({ workers: 1 })` and then `{ workers: 2 }`; the
  * ratio 2-vs-1 is the multi-core scaling. Median of `--runs` runs per worker count, the two counts
  * alternating (1,2 then 2,1 …) so drift on a shared machine hits both.
- *
- *   node bench/workers.ts [--runs 3] [--bytes 32M] [--tubes 4] [--gateways 2] [--counts 1,2] [--json]
  *
  * `--counts 0,1,2` adds the in-thread registry (workers: 0) as a baseline for worker mode's own overhead
  * (its sender CPU is then counted in the main thread column).
@@ -18,11 +16,14 @@
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
-import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
-import { median, parseBytes, type Sink, sendParallel, startSink } from '../src/cli/workload.ts';
-import { TubeRegistry } from '../src/index.ts';
-import { workerInfo, workerTestHookForTests } from '../src/registry/worker-backend.ts';
+import { UsageError } from '../cli/cli-common.ts';
+import { connectTubes, LOOPBACK, RemoteRegistry } from '../cli/remote.ts';
+import { median, parseBytes, type Sink, sendParallel, startSink } from '../cli/workload.ts';
+import { TubeRegistry } from '../index.ts';
+import { workerInfo, workerTestHookForTests } from '../registry/worker-backend.ts';
+import { barChart, type Chart } from './charts.ts';
+import { machine } from './lib.ts';
+import type { BenchContext, BenchDef, BenchOutput, BenchValues } from './types.ts';
 
 const WARMUP_BYTES = 2 * 1024 * 1024;
 const TIMEOUT_MS = 300_000;
@@ -61,7 +62,7 @@ async function workerCpu(server: TubeRegistry, workers: number): Promise<number[
   return out;
 }
 
-async function run(
+async function runOnce(
   workers: number,
   tubes: number,
   bytes: number,
@@ -117,24 +118,49 @@ function fmt(n: number, digits = 1): string {
   return n.toFixed(digits);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: 'string', default: '3' },
-      bytes: { type: 'string', default: '32M' },
-      tubes: { type: 'string', default: '4' },
-      gateways: { type: 'string', default: '2' },
-      counts: { type: 'string', default: '1,2' },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const runs = Number(values.runs);
-  const bytes = parseBytes(values.bytes);
-  const tubes = Number(values.tubes);
-  const gatewayCount = Number(values.gateways);
-  const counts = values.counts.split(',').map(Number);
-  if (!counts.includes(1) || !counts.includes(2)) throw new Error('--counts must include 1 and 2');
-  const log = (line: string): void => void process.stderr.write(`${line}\n`);
+export function workersCharts(
+  summary: { workers: number; medianMbPerSec: number; runs: number[] }[],
+  subtitle: string,
+): Chart[] {
+  if (summary.length === 0) return [];
+  return [
+    barChart({
+      id: 'workers-throughput',
+      title: 'Worker mode: aggregate MB/s by worker count (median, min–max over runs; higher is better)',
+      subtitle,
+      yLabel: 'MB/s',
+      groups: summary.map((s) => ({
+        label: s.workers === 0 ? '0 (in-thread)' : `${s.workers} worker${s.workers === 1 ? '' : 's'}`,
+        bars: [
+          {
+            series: 'MB/s',
+            value: s.medianMbPerSec,
+            low: Math.min(...s.runs),
+            high: Math.max(...s.runs),
+          },
+        ],
+      })),
+    }),
+  ];
+}
+
+async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput> {
+  const runs = Number(values['runs'] ?? '3');
+  const bytes = parseBytes(String(values['bytes'] ?? '32M'));
+  const tubes = Number(values['tubes'] ?? '4');
+  const gatewayCount = Number(values['gateways'] ?? '2');
+  const counts = String(values['counts'] ?? '1,2')
+    .split(',')
+    .map(Number);
+  for (const [name, n] of [
+    ['runs', runs],
+    ['tubes', tubes],
+    ['gateways', gatewayCount],
+  ] as const) {
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--${name} must be a positive integer`);
+  }
+  if (!counts.includes(1) || !counts.includes(2)) throw new UsageError('--counts must include 1 and 2');
+  const log = (line: string): void => ctx.progress.log(line);
   const load0 = os.loadavg();
   const sink = await startSink();
   const gateways = Array.from(
@@ -143,10 +169,14 @@ async function main(): Promise<void> {
   );
   const results: RunResult[] = [];
   try {
+    ctx.progress.update(`starting ${gatewayCount} gateway process(es)`);
     await Promise.all(gateways.map((g) => g.ready()));
     for (let r = 0; r < runs; r++) {
       for (const w of r % 2 === 0 ? counts : [...counts].reverse()) {
-        const res = await run(w, tubes, bytes, gateways, sink);
+        ctx.progress.update(
+          `run ${r + 1}/${runs}: ${w} worker(s), ${tubes} tubes × ${bytes / 1024 / 1024} MiB`,
+        );
+        const res = await runOnce(w, tubes, bytes, gateways, sink);
         results.push(res);
         log(
           `run ${r + 1}, ${w} worker(s): ${fmt(res.mbPerSec)} MB/s in ${fmt(res.seconds, 2)} s; CPU s: workers ${res.cpu.workers.map((c) => fmt(c, 2)).join('+')}, main ${fmt(res.cpu.main, 2)}, gateways ${res.cpu.gateways.map((c) => fmt(c, 2)).join('+')}`,
@@ -213,27 +243,48 @@ async function main(): Promise<void> {
     senderCapacityRatio2vs1: senderCapacityRatio,
     cpuCeilingMbPerSec: ceiling,
   };
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return;
-  }
+  const m = machine(['werift']);
   const rows = summary.map(
     (s) =>
       `| ${s.workers === 0 ? '0 (in-thread)' : s.workers} | ${s.runs.map((x) => fmt(x)).join(', ')} | ${fmt(s.medianMbPerSec)} | ${fmt(s.cpuMsPerMb.sender)} | ${fmt(s.cpuMsPerMb.gateway)} | ${fmt(s.cpuMsPerMb.main)} | ${fmt(s.busiestSender * 100, 0)} % | ${fmt(s.coresBusy, 2)} |`,
   );
-  process.stdout.write(
-    [
-      `${tubes} tubes × ${bytes / 1024 / 1024} MiB, gateway side in ${gatewayCount} child process(es); ${report.machine.cpus} CPUs (${report.machine.model}), Node ${process.version}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`,
-      '',
-      '| workers | MB/s per run | median MB/s | sender CPU ms/MB | gateway CPU ms/MB | main thread CPU ms/MB | busiest sender thread | cores busy |',
-      '| ------: | ------------ | ----------: | ---------------: | ----------------: | --------------------: | --------------------: | ---------: |',
-      ...rows,
-      '',
-      `ratio 2 vs 1 worker: ${ratio.toFixed(2)}× (medians), ${pairedRatio.toFixed(2)}× (median of per-round ratios); sender-side capacity ratio (2 × sender CPU/MB at 1 worker ÷ at 2): ${senderCapacityRatio.toFixed(2)}×`,
-      `CPU ceiling for this layout on ${report.machine.cpus} cores (all parts, 1-worker CPU cost per MB): ${fmt(ceiling)} MB/s`,
-      '',
-    ].join('\n'),
+  const text = [
+    `${tubes} tubes × ${bytes / 1024 / 1024} MiB, gateway side in ${gatewayCount} child process(es); ${report.machine.cpus} CPUs (${report.machine.model}), Node ${process.version}; load average ${load0.map((x) => x.toFixed(2)).join(' ')} before, ${load1.map((x) => x.toFixed(2)).join(' ')} after`,
+    '',
+    '| workers | MB/s per run | median MB/s | sender CPU ms/MB | gateway CPU ms/MB | main thread CPU ms/MB | busiest sender thread | cores busy |',
+    '| ------: | ------------ | ----------: | ---------------: | ----------------: | --------------------: | --------------------: | ---------: |',
+    ...rows,
+    '',
+    `ratio 2 vs 1 worker: ${ratio.toFixed(2)}× (medians), ${pairedRatio.toFixed(2)}× (median of per-round ratios); sender-side capacity ratio (2 × sender CPU/MB at 1 worker ÷ at 2): ${senderCapacityRatio.toFixed(2)}×`,
+    `CPU ceiling for this layout on ${report.machine.cpus} cores (all parts, 1-worker CPU cost per MB): ${fmt(ceiling)} MB/s`,
+  ].join('\n');
+  const charts = workersCharts(
+    summary,
+    `this run: ${String(m['cpu'])}, ${String(m['cores'])} cores, Node ${String(m['node'])}, ${runs} round(s), ${tubes} tubes × ${bytes / 1024 / 1024} MiB, ${String(m['date']).slice(0, 16)} UTC`,
   );
+  return { machine: m, data: report, text, charts };
 }
 
-await main();
+export const bench: BenchDef = {
+  name: 'workers',
+  summary: 'Worker mode: aggregate MB/s of several tubes with 1 and 2 worker threads, CPU per part',
+  help: `Aggregate throughput of several tubes, each carrying one TCP stream, with the sending tubes in a
+TubeRegistry with 1 and then 2 workers (alternating per round; --counts 0,1,2 adds the in-thread
+registry); gateway tubes in child processes. CPU time per part: worker threads, main thread, gateways.
+
+Options:
+  --runs <n>       Rounds (default 3)
+  --bytes <n>      Bytes per tube, K/M/G binary (default 32M)
+  --tubes <n>      Tubes, one TCP stream each (default 4)
+  --gateways <n>   Gateway child processes (default 2)
+  --counts <list>  Worker counts, must include 1 and 2 (default 1,2)
+`,
+  options: {
+    runs: { type: 'string' },
+    bytes: { type: 'string' },
+    tubes: { type: 'string' },
+    gateways: { type: 'string' },
+    counts: { type: 'string' },
+  },
+  run,
+};

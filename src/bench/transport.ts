@@ -1,35 +1,42 @@
 /**
- * Transport benchmark (npm run bench:transport): raw data channel throughput and CPU per MB across two
+ * `tubes bench transport` (npm run bench:transport): raw data channel throughput and CPU per MB across two
  * processes on 127.0.0.1, one-way, 16 KiB and 64 KiB messages, for
  *   stock  — werift 0.25.2 as shipped (no patches, kernel-default UDP buffers),
  *   udp    — our Peer with `weriftPatches: false` (4 MiB UDP buffers only: the library before the patches),
  *   tuned  — our Peer as every tube uses it (UDP buffers + src/webrtc/patches),
- *   ndc    — node-datachannel (libdatachannel, native; devDependency reference, skipped if it cannot load).
+ *   ndc    — node-datachannel (libdatachannel, native; a devDependency, reference only: skipped with a note
+ *            where it is not installed or cannot load).
  * Every run measures every stack, interleaved, so ratios come from the same run and the same machine state.
  * `--profile` adds one tuned 64 KiB transfer whose timed phase is CPU-profiled (inspector, 200 µs sampling) in
  * the sending process (and in the receiving one), and prints top self-time functions and self time per layer.
  *
- *   node bench/transport.ts [--runs 5] [--bytes 64M] [--sizes 16K,64K] [--stacks stock,udp,tuned,ndc]
- *                           [--profile] [--profile-dir <dir>] [--json]
- * (with --json use `npm run -s bench:transport -- --json` so npm's banner stays off stdout)
- *
- * Both ends are child processes of this one (`--child send|recv`); this process only relays signalling and
- * control lines, so it does not compete with them for the two cores beyond that.
+ * Both ends are child processes of this one (./child.ts `transport --child send|recv`); this process only
+ * relays signalling and control lines, so it does not compete with them for the cores beyond that. werift is
+ * imported directly for the stock stack only (what it measures).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
-import type { DataChannelPort } from '../src/channel/port.ts';
-import { median, parseBytes } from '../src/cli/workload.ts';
-import { Peer } from '../src/webrtc/peer.ts';
-import { type BenchChild, type Json, JsonLines, machine, spawnBenchChild, writeJson } from './lib.ts';
+import type { DataChannelPort } from '../channel/port.ts';
+import { UsageError } from '../cli/cli-common.ts';
+import { median, parseBytes } from '../cli/workload.ts';
+import { Peer } from '../webrtc/peer.ts';
+import { barChart, type Chart } from './charts.ts';
+import {
+  type BenchChild,
+  benchChildEntry,
+  type Json,
+  JsonLines,
+  machine,
+  spawnBenchChild,
+  writeJson,
+} from './lib.ts';
+import type { BenchContext, BenchDef, BenchOutput, BenchValues } from './types.ts';
 
-const SELF = fileURLToPath(import.meta.url);
 const HIGH_WATER = 1024 * 1024; // the tube's sendHighWater / sendLowWater
 const LOW_WATER = 256 * 1024;
 const WARMUP_BYTES = 4 * 1024 * 1024;
@@ -404,7 +411,7 @@ async function recvChild(stack: Stack, profileFile: string | undefined): Promise
 // ---- orchestration -----------------------------------------------------------------------------------------
 
 function spawnChild(args: string[], execArgv: string[] = []): BenchChild {
-  return spawnBenchChild(SELF, args, { execArgv, timeoutMs: TIMEOUT_MS });
+  return spawnBenchChild(benchChildEntry(), ['transport', ...args], { execArgv, timeoutMs: TIMEOUT_MS });
 }
 
 interface Transfer {
@@ -527,9 +534,11 @@ function layerOf(fn: string, url: string, line: number): [string, string] {
     const m = /^\.\.\/(\w+)\/src\//.exec(src);
     return [`werift ${m ? m[1] : 'webrtc'}`, src.replace(/^\.\.\//, '')];
   }
-  if (url.includes('/src/webrtc/patches/')) return ['ours: src/webrtc/patches', path.basename(url)];
-  if (url.includes('/src/')) return ['ours: other src', url.slice(url.lastIndexOf('/src/') + 1)];
   if (url.includes('/bench/')) return ['benchmark load', path.basename(url)];
+  if (/\/(src|dist)\/webrtc\/patches\//.test(url)) return ['ours: src/webrtc/patches', path.basename(url)];
+  for (const dir of ['/src/', '/dist/']) {
+    if (url.includes(dir)) return ['ours: other src', `src/${url.slice(url.lastIndexOf(dir) + dir.length)}`];
+  }
   if (url.startsWith('node:')) {
     const m = url.replace('node:internal/', '').replace('node:', '');
     if (/crypto/.test(m)) return ['node crypto', m];
@@ -594,35 +603,72 @@ function summarizeProfile(file: string, topN = 15): ProfileSummary {
   };
 }
 
-// ---- main --------------------------------------------------------------------------------------------------
+// ---- charts ------------------------------------------------------------------------------------------------
+
+export interface TransportChartRow {
+  stack: string;
+  messageBytes: number;
+  median: number;
+  min?: number;
+  max?: number;
+}
+
+/** MB/s per stack, grouped by message size (median, min–max whisker). */
+export function transportCharts(rows: TransportChartRow[], subtitle: string): Chart[] {
+  if (rows.length === 0) return [];
+  const sizes = [...new Set(rows.map((r) => r.messageBytes))];
+  return [
+    barChart({
+      id: 'transport-throughput',
+      title: 'Raw data channel, one way, two processes: MB/s per stack (median, min–max; higher is better)',
+      subtitle,
+      yLabel: 'MB/s',
+      groups: sizes.map((size) => ({
+        label: `${size / 1024} KiB messages`,
+        bars: rows
+          .filter((r) => r.messageBytes === size)
+          .map((r) => ({
+            series: r.stack,
+            value: r.median,
+            ...(r.min !== undefined && r.max !== undefined ? { low: r.min, high: r.max } : {}),
+          })),
+      })),
+    }),
+  ];
+}
+
+// ---- entry points ------------------------------------------------------------------------------------------
 
 const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
-async function main(): Promise<void> {
+async function child(args: string[]): Promise<void> {
   const { values } = parseArgs({
+    args,
     options: {
       child: { type: 'string' },
       stack: { type: 'string' },
       size: { type: 'string' },
-      runs: { type: 'string', default: '5' },
-      bytes: { type: 'string', default: '64M' },
-      sizes: { type: 'string', default: '16K,64K' },
-      stacks: { type: 'string', default: STACKS.join(',') },
-      profile: { type: 'boolean', default: false },
-      'profile-dir': { type: 'string' },
       'profile-file': { type: 'string' },
-      json: { type: 'boolean', default: false },
     },
   });
   if (values.child === 'send')
     return sendChild(values.stack as Stack, Number(values.size), values['profile-file']);
-  if (values.child === 'recv') return recvChild(values.stack as Stack, values['profile-file']);
+  return recvChild(values.stack as Stack, values['profile-file']);
+}
 
-  const runs = Number(values.runs);
-  const bytes = parseBytes(values.bytes);
-  const sizes = values.sizes.split(',').map(parseBytes);
-  const notes: string[] = [];
-  let stacks = values.stacks.split(',').filter((s): s is Stack => (STACKS as readonly string[]).includes(s));
+async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput> {
+  const runs = Number(values['runs'] ?? '5');
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError('--runs must be a positive integer');
+  const bytes = parseBytes(String(values['bytes'] ?? '64M'));
+  const sizes = String(values['sizes'] ?? '16K,64K')
+    .split(',')
+    .map(parseBytes);
+  const notes = ctx.notes;
+  const asked = String(values['stacks'] ?? STACKS.join(',')).split(',');
+  const unknown = asked.filter((s) => !(STACKS as readonly string[]).includes(s));
+  if (unknown.length > 0)
+    throw new UsageError(`--stacks: unknown ${unknown.join(', ')} (one of ${STACKS.join(', ')})`);
+  let stacks = asked as Stack[];
   if (stacks.includes('ndc')) {
     const why = await ndcAvailable();
     if (why) {
@@ -630,10 +676,7 @@ async function main(): Promise<void> {
       stacks = stacks.filter((s) => s !== 'ndc');
     }
   }
-  const log = (s: string): void => {
-    if (!values.json) process.stdout.write(`${s}\n`);
-    else process.stderr.write(`${s}\n`);
-  };
+  const log = (s: string): void => ctx.progress.log(s);
   const loadBefore = os.loadavg();
   const results: Record<string, Transfer[]> = {};
   const key = (stack: Stack, size: number): string => `${stack}/${size / 1024}K`;
@@ -642,6 +685,9 @@ async function main(): Promise<void> {
       for (const stack of stacks) {
         let r: Transfer | undefined;
         for (let attempt = 1; !r; attempt++) {
+          ctx.progress.update(
+            `run ${run}/${runs}: ${key(stack, size)}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+          );
           try {
             r = await transfer(stack, size, bytes);
           } catch (err) {
@@ -687,8 +733,10 @@ async function main(): Promise<void> {
   }
   let profile: ProfileSummary | undefined;
   let receiverProfile: ProfileSummary | undefined;
-  if (values.profile) {
-    const dir = values['profile-dir'] ?? mkdtempSync(path.join(os.tmpdir(), 'transport-prof-'));
+  if (values['profile'] === true) {
+    ctx.progress.update('profiled tuned 64 KiB transfer');
+    const pd = values['profile-dir'];
+    const dir = typeof pd === 'string' ? pd : mkdtempSync(path.join(os.tmpdir(), 'transport-prof-'));
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, `tuned-sender-64k-${Date.now()}.cpuprofile`);
     const receiverFile = file.replace('-sender-', '-receiver-');
@@ -696,64 +744,92 @@ async function main(): Promise<void> {
     profile = { ...summarizeProfile(file), mbPerSec: t.mbPerSec };
     receiverProfile = summarizeProfile(receiverFile);
   }
+  const m = machine(['werift', 'node-datachannel']);
+  const loadAfter = os.loadavg();
   const result = {
-    machine: machine(['werift', 'node-datachannel']),
-    loadavg: { before: loadBefore, after: os.loadavg() },
+    machine: m,
+    loadavg: { before: loadBefore, after: loadAfter },
     bytesPerTransfer: bytes,
     warmupBytes: WARMUP_BYTES,
     runs,
-    notes,
     rows,
     profile,
     receiverProfile,
   };
-  if (values.json) {
-    process.stdout.write(`${JSON.stringify(result)}\n`);
-    return;
-  }
-  const m = result.machine;
-  log(
-    `\n${m['cpu']}, ${m['cores']} cores, Node ${m['node']}, werift ${m['werift']}, node-datachannel ${m['nodeDatachannel']}`,
-  );
-  log(
-    `load average before/after: ${loadBefore.map((x) => x.toFixed(2)).join(' ')} / ${result.loadavg.after.map((x) => x.toFixed(2)).join(' ')}`,
-  );
-  for (const n of notes) log(`note: ${n}`);
-  log(
-    `\n| stack | message | MB/s median | min–max | sender CPU s/MB | receiver CPU s/MB | vs stock | vs ndc |`,
-  );
-  log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  const out: string[] = [
+    `${m['cpu']}, ${m['cores']} cores, Node ${m['node']}, werift ${m['werift']}, node-datachannel ${m['nodeDatachannel']}`,
+    `load average before/after: ${loadBefore.map((x) => x.toFixed(2)).join(' ')} / ${loadAfter.map((x) => x.toFixed(2)).join(' ')}`,
+    '',
+    '| stack | message | MB/s median | min–max | sender CPU s/MB | receiver CPU s/MB | vs stock | vs ndc |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
   for (const r of rows) {
-    log(
+    out.push(
       `| ${r.stack} | ${r.messageBytes / 1024} KiB | ${fmt(r.mbPerSec.median)} | ${fmt(r.mbPerSec.min)}–${fmt(r.mbPerSec.max)} | ${fmt(r.senderCpuSPerMB, 4)} | ${fmt(r.receiverCpuSPerMB, 4)} | ${r.vsStock === undefined ? '—' : `${fmt(r.vsStock)}×`} | ${r.vsNdc === undefined ? '—' : `${fmt(r.vsNdc)}×`} |`,
     );
   }
   if (profile) {
-    log(`\nCPU profile of the tuned sender (64 KiB messages): ${profile.file}`);
-    log(
+    out.push(`\nCPU profile of the tuned sender (64 KiB messages): ${profile.file}`);
+    out.push(
       `busy ${fmt(profile.busySeconds)} s, idle ${profile.idlePercent} % of the sampled time; shares below are of busy time`,
     );
     for (const [i, t] of profile.top.entries()) {
-      log(
+      out.push(
         `${String(i + 1).padStart(2)}. ${fmt(t.percent, 1).padStart(5)} %  ${t.fn}  [${t.layer}] ${t.where}`,
       );
     }
-    log('self time by layer:');
-    for (const l of profile.layers) log(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
+    out.push('self time by layer:');
+    for (const l of profile.layers) out.push(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
   }
   if (receiverProfile) {
-    log(
+    out.push(
       `\nReceiver of the same transfer: busy ${fmt(receiverProfile.busySeconds)} s, idle ${receiverProfile.idlePercent} %`,
     );
     for (const [i, t] of receiverProfile.top.slice(0, 10).entries()) {
-      log(
+      out.push(
         `${String(i + 1).padStart(2)}. ${fmt(t.percent, 1).padStart(5)} %  ${t.fn}  [${t.layer}] ${t.where}`,
       );
     }
-    log('self time by layer:');
+    out.push('self time by layer:');
     for (const l of receiverProfile.layers.slice(0, 10))
-      log(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
+      out.push(`  ${fmt(l.percent, 1).padStart(5)} %  ${l.layer}`);
   }
+  const charts = transportCharts(
+    rows.map((r) => ({
+      stack: r.stack,
+      messageBytes: r.messageBytes,
+      median: r.mbPerSec.median,
+      min: r.mbPerSec.min,
+      max: r.mbPerSec.max,
+    })),
+    `this run: ${String(m['cpu'])}, ${String(m['cores'])} cores, Node ${String(m['node'])}, ${runs} run(s) × ${bytes / 1024 / 1024} MiB, ${String(m['date']).slice(0, 16)} UTC`,
+  );
+  return { machine: m, data: result, text: out.join('\n'), charts };
 }
 
-await main();
+export const bench: BenchDef = {
+  name: 'transport',
+  summary: 'Raw data channel MB/s and CPU per MB: stock werift, UDP buffers only, tuned, node-datachannel',
+  help: `Raw data channel throughput and CPU per MB across two processes on 127.0.0.1, one way, for the
+stacks stock (werift as shipped), udp (our Peer without the werift patches), tuned (our Peer as tubes use
+it) and ndc (node-datachannel: a devDependency, skipped with a note where it is not installed).
+
+Options:
+  --runs <n>           Runs, every stack in each (default 5)
+  --bytes <n>          Bytes per transfer, K/M/G binary (default 64M; a 4 MiB warm-up comes first)
+  --sizes <list>       Message sizes (default 16K,64K)
+  --stacks <list>      Stacks (default stock,udp,tuned,ndc)
+  --profile            Add a CPU-profiled tuned 64 KiB transfer and print where the time goes
+  --profile-dir <dir>  Where the .cpuprofile files go (default a temporary directory)
+`,
+  options: {
+    runs: { type: 'string' },
+    bytes: { type: 'string' },
+    sizes: { type: 'string' },
+    stacks: { type: 'string' },
+    profile: { type: 'boolean' },
+    'profile-dir': { type: 'string' },
+  },
+  run,
+  child,
+};

@@ -1,9 +1,6 @@
 /**
- * guacd relay benchmark.
- *
- *   npm run bench:guacd                  # markdown tables
- *   node bench/guacd.ts --json           # machine-readable
- *   node bench/guacd.ts --rounds 5 --time 400 --samples 1000
+ * `tubes bench guacd` (npm run bench:guacd): the guacd relay. No guacd is needed: a fake guacd (below)
+ * does the handshake and streams synthetic guacd-shaped output.
  *
  * 1. Relay: GuacdRelay (scanner + whole-instruction framing + frame encoding, what the gateway does per
  *    guacd read) over two streams shaped like guacd 1.3 output, fed in socket-read-sized chunks, on every
@@ -21,8 +18,9 @@
 
 import net from 'node:net';
 import { cpus, loadavg } from 'node:os';
-import { GuacdRelay, type GuacdRelaySink } from '../src/channel/guacd.ts';
-import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
+import { GuacdRelay, type GuacdRelaySink } from '../channel/guacd.ts';
+import { UsageError } from '../cli/cli-common.ts';
+import { connectTubes, LOOPBACK } from '../cli/remote.ts';
 import {
   type EngineChoice,
   encodeFrame,
@@ -30,23 +28,17 @@ import {
   GuacamoleScanner,
   resetEnginesForTests,
   resolveEngine,
-} from '../src/hotpath/internal.ts';
-import { TubeRegistry } from '../src/index.ts';
+} from '../hotpath/internal.ts';
+import { TubeRegistry } from '../index.ts';
+import { barChart, type Chart } from './charts.ts';
+import { machine } from './lib.ts';
+import type { BenchContext, BenchDef, BenchOutput, BenchValues } from './types.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string): string => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? (args[i + 1] ?? dflt) : dflt;
-};
-const JSON_OUT = args.includes('--json');
-const ROUNDS = Number(opt('rounds', '3'));
-const TIME_MS = Number(opt('time', '300'));
-const SAMPLES = Number(opt('samples', '600'));
+let ROUNDS = 3;
+let TIME_MS = 300;
+let SAMPLES = 600;
 const ENGINES: EngineChoice[] = ['js', 'wasm', 'wasm-simd', 'auto'];
 const enc = encodeInstruction;
-const log = (s: string): void => {
-  if (!JSON_OUT) process.stderr.write(`${s}\n`);
-};
 
 // ---- streams ------------------------------------------------------------------------------------------
 
@@ -418,11 +410,68 @@ async function syncLatency(viaTube: boolean, load: boolean): Promise<LatencyRow>
   };
 }
 
-// ---- main ---------------------------------------------------------------------------------------------
+// ---- charts -------------------------------------------------------------------------------------------
+
+export interface GuacdChartInput {
+  relay: { stream: string; engine: string; mbPerSec: number }[];
+  latency: { path: string; load: string; p50Ms: number; p99Ms: number }[];
+}
+
+export function guacdCharts(input: GuacdChartInput, subtitle: string): Chart[] {
+  const charts: Chart[] = [];
+  const streams = [...new Set(input.relay.map((r) => r.stream))];
+  if (streams.length > 0) {
+    charts.push(
+      barChart({
+        id: 'guacd-relay',
+        title: 'guacd relay in memory: MB/s of guacd output per engine (log scale; higher is better)',
+        subtitle,
+        yLabel: 'MB/s',
+        yLog: true,
+        groups: streams.map((s) => ({
+          label: s,
+          bars: input.relay
+            .filter((r) => r.stream === s)
+            .map((r) => ({ series: r.engine, value: r.mbPerSec })),
+        })),
+      }),
+    );
+  }
+  if (input.latency.length > 0) {
+    charts.push(
+      barChart({
+        id: 'guacd-sync-latency',
+        title: 'sync latency guacd → client: percentiles in ms (lower is better)',
+        subtitle,
+        yLabel: 'ms',
+        groups: input.latency.map((r) => ({
+          label: `${r.path}, ${r.load}`,
+          bars: [
+            { series: 'p50', value: r.p50Ms },
+            { series: 'p99', value: r.p99Ms },
+          ],
+        })),
+      }),
+    );
+  }
+  return charts;
+}
+
+// ---- entry point ----------------------------------------------------------------------------------------
 
 const fmt = (n: number, d = 1): string => n.toFixed(d);
 
-async function main(): Promise<void> {
+async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput> {
+  ROUNDS = Number(values['rounds'] ?? '3');
+  TIME_MS = Number(values['time'] ?? '300');
+  SAMPLES = Number(values['samples'] ?? '600');
+  if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new UsageError('--rounds must be a positive integer');
+  if (!(TIME_MS > 0)) throw new UsageError('--time must be a positive number of milliseconds');
+  if (!Number.isInteger(SAMPLES) || SAMPLES < 10) throw new UsageError('--samples must be an integer >= 10');
+  const log = (s: string): void => ctx.progress.log(s);
+  const step = (s: string): void => ctx.progress.update(s);
+  const before = process.env['TUBES_HOTPATH'];
+  step('building the streams');
   const display = displayStream(8 * 1024 * 1024);
   const interactive = interactiveStream(20_000);
   log(
@@ -431,61 +480,95 @@ async function main(): Promise<void> {
       .join(' ')}`,
   );
   log(`wasm engines: ${resolveEngine('wasm-simd').wasm?.name ?? 'none'}`);
-  log('relay …');
+  step('relay (in memory, every engine)');
   const relay = benchRelay([display, interactive]);
-  log('end to end throughput …');
+  log('relay done');
   const e2e: E2eRow[] = [];
-  for (let round = 0; round < 2; round++) {
-    e2e.push(await e2eTunnel(display));
-    for (const e of ['js', 'wasm-simd', 'auto'] as EngineChoice[]) e2e.push(await e2eThroughput(display, e));
-  }
-  log('sync latency …');
-  const latency: LatencyRow[] = [];
-  for (const load of [false, true]) {
-    latency.push(await syncLatency(false, load));
-    latency.push(await syncLatency(true, load));
-  }
-  if (JSON_OUT) {
-    process.stdout.write(`${JSON.stringify({ relay, e2e, latency, load: loadavg() }, null, 2)}\n`);
-    return;
-  }
-  const out: string[] = [];
-  out.push(
-    `Display stream: ${fmt(display.bytes / 1e6)} MB, ${display.instructions} instructions; interactive: ${interactive.reads.length} reads, ${interactive.instructions} instructions.`,
-    '',
-  );
-  out.push(
-    '| stream | engine | Wasm engine loaded (auto picks per push) | instructions/s | MB/s | frames per read |',
-    '|---|---|---|---:|---:|---:|',
-  );
-  for (const r of relay) {
+  try {
+    for (let round = 0; round < 2; round++) {
+      step(`end to end round ${round + 1}/2: tunnel baseline`);
+      e2e.push(await e2eTunnel(display));
+      for (const e of ['js', 'wasm-simd', 'auto'] as EngineChoice[]) {
+        step(`end to end round ${round + 1}/2: guacd mode, TUBES_HOTPATH=${e}`);
+        e2e.push(await e2eThroughput(display, e));
+      }
+    }
+    log('end to end done');
+    const latency: LatencyRow[] = [];
+    for (const load of [false, true]) {
+      for (const viaTube of [false, true]) {
+        step(
+          `sync latency ${viaTube ? 'through the tube' : 'direct TCP'}, ${load ? LOADED : 'idle'} (${SAMPLES} samples)`,
+        );
+        latency.push(await syncLatency(viaTube, load));
+      }
+    }
+    log('sync latency done');
+    const m = machine(['werift']);
+    const data = { relay, e2e, latency, load: loadavg() };
+    const out: string[] = [];
     out.push(
-      `| ${r.stream} | ${r.engine} | ${r.ran} | ${(r.instructionsPerSec / 1e6).toFixed(2)} M | ${fmt(r.mbPerSec)} | ${r.framesPerRead.toFixed(2)} |`,
+      `Display stream: ${fmt(display.bytes / 1e6)} MB, ${display.instructions} instructions; interactive: ${interactive.reads.length} reads, ${interactive.instructions} instructions.`,
+      '',
     );
-  }
-  out.push('', '| end to end, display stream | MB/s | instructions/s |', '|---|---:|---:|');
-  for (const r of e2e) {
-    const name =
-      r.engine === 'tunnel' ? 'tunnel mode, same bytes (baseline)' : `guacd mode, TUBES_HOTPATH=${r.engine}`;
-    out.push(`| ${name} | ${fmt(r.mbPerSec)} | ${Math.round(r.instructionsPerSec)} |`);
-  }
-  out.push('', '| sync guacd → client | load | p50 ms | p99 ms | samples |', '|---|---|---:|---:|---:|');
-  for (const r of latency)
-    out.push(`| ${r.path} | ${r.load} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.samples} |`);
-  for (const load of ['idle', LOADED]) {
-    const d = latency.find((r) => r.load === load && r.path === 'direct TCP')!;
-    const t = latency.find((r) => r.load === load && r.path === 'through the tube')!;
     out.push(
-      `| added by the tube | ${load} | ${fmt(t.p50Ms - d.p50Ms, 2)} | ${fmt(t.p99Ms - d.p99Ms, 2)} | |`,
+      '| stream | engine | Wasm engine loaded (auto picks per push) | instructions/s | MB/s | frames per read |',
+      '|---|---|---|---:|---:|---:|',
     );
+    for (const r of relay) {
+      out.push(
+        `| ${r.stream} | ${r.engine} | ${r.ran} | ${(r.instructionsPerSec / 1e6).toFixed(2)} M | ${fmt(r.mbPerSec)} | ${r.framesPerRead.toFixed(2)} |`,
+      );
+    }
+    out.push('', '| end to end, display stream | MB/s | instructions/s |', '|---|---:|---:|');
+    for (const r of e2e) {
+      const name =
+        r.engine === 'tunnel'
+          ? 'tunnel mode, same bytes (baseline)'
+          : `guacd mode, TUBES_HOTPATH=${r.engine}`;
+      out.push(`| ${name} | ${fmt(r.mbPerSec)} | ${Math.round(r.instructionsPerSec)} |`);
+    }
+    out.push('', '| sync guacd → client | load | p50 ms | p99 ms | samples |', '|---|---|---:|---:|---:|');
+    for (const r of latency)
+      out.push(`| ${r.path} | ${r.load} | ${fmt(r.p50Ms, 2)} | ${fmt(r.p99Ms, 2)} | ${r.samples} |`);
+    for (const load of ['idle', LOADED]) {
+      const d = latency.find((r) => r.load === load && r.path === 'direct TCP')!;
+      const t = latency.find((r) => r.load === load && r.path === 'through the tube')!;
+      out.push(
+        `| added by the tube | ${load} | ${fmt(t.p50Ms - d.p50Ms, 2)} | ${fmt(t.p99Ms - d.p99Ms, 2)} | |`,
+      );
+    }
+    out.push(
+      '',
+      `load average after the run: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    const charts = guacdCharts(
+      { relay, latency },
+      `this run: ${String(m['cpu'])}, ${String(m['cores'])} cores, Node ${String(m['node'])}, ${ROUNDS} rounds × ${TIME_MS} ms, ${String(m['date']).slice(0, 16)} UTC`,
+    );
+    return { machine: m, data, text: out.join('\n'), charts };
+  } finally {
+    if (before === undefined) delete process.env['TUBES_HOTPATH'];
+    else process.env['TUBES_HOTPATH'] = before;
+    resetEnginesForTests();
   }
-  out.push(
-    '',
-    `load average after the run: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
-  process.stdout.write(`${out.join('\n')}\n`);
 }
 
-await main();
+export const bench: BenchDef = {
+  name: 'guacd',
+  summary: 'guacd relay per engine in memory, end to end through a tube pair, and sync latency',
+  help: `The guacd relay (scanner + whole-instruction framing + frame encoding) on every engine over
+guacd-shaped display and interactive streams; end-to-end throughput through a tube pair in guacd mode
+against tunnel mode; sync latency guacd → client against direct TCP, idle and under display traffic. A
+fake guacd in this process does the handshake (no guacd installation is used).
+
+Options:
+  --rounds <n>    Relay rounds (engines interleaved; median) (default 3)
+  --time <ms>     Relay time per engine and round (default 300)
+  --samples <n>   sync latency samples per row (default 600; the first tenth is dropped)
+`,
+  options: { rounds: { type: 'string' }, time: { type: 'string' }, samples: { type: 'string' } },
+  run,
+};
