@@ -10,9 +10,15 @@ export type { CapacityReport } from './registry/capacity.ts';
 export {
   type CreateTubeOptions,
   type CreateTubeResult,
+  type SelectedCandidatePair,
   TubeRegistry,
   type TubeRegistryOptions,
 } from './registry/registry.ts';
 export type { Signal, SignalCallback, SignalKind } from './registry/signals.ts';
 export type { TubeStatus } from './registry/tube.ts';
 export type { IceServer } from './webrtc/peer.ts';
+export {
+  type TurnRestCredentialOptions,
+  type TurnRestCredentials,
+  turnRestCredentials,
+} from './webrtc/turn-rest.ts';

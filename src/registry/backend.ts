@@ -29,11 +29,19 @@ export interface TubeSpec extends ChannelSpec {
   onSignal: SignalCallback | undefined;
 }
 
+/** The nominated ICE candidate pair of a tube (`getConnectionStats`). */
+export interface SelectedCandidatePair {
+  local: { type: string; address: string; port: number; protocol: string; relay_protocol?: string };
+  remote: { type: string; address: string; port: number; protocol: string };
+}
+
 export interface ConnectionStats {
   packet_loss_rate: number;
   rtt_ms: number | null;
   bytes_sent: number;
   bytes_received: number;
+  /** null before ICE has nominated a pair. */
+  selected_candidate_pair: SelectedCandidatePair | null;
 }
 
 export type LiveStats = Record<string, unknown>;

@@ -1,5 +1,6 @@
 /** Tubes on this thread: each handle is a Tube (tube.ts) with the registry's options applied. */
 import { type Logger, silentLogger } from '../log.ts';
+import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { PeerOptions } from '../webrtc/peer.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import { LocalTube } from './local-tube.ts';
@@ -34,6 +35,7 @@ export class LocalBackend implements TubeBackend {
           fragmentation: spec.enableMultiChannel,
           onSignal: spec.onSignal,
           gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
+          creationTimeoutMs: this.#creationTimeoutMs(),
           onClosed: () => this.#host.closed(handle),
         },
         spec.offerSdp === undefined ? 'server' : 'client',
@@ -45,20 +47,23 @@ export class LocalBackend implements TubeBackend {
 
   async shutdown(): Promise<void> {}
 
+  #creationTimeoutMs(): number {
+    if (this.#options.creationTimeoutMs !== undefined) return this.#options.creationTimeoutMs;
+    const v = process.env['KEEPER_GATEWAY_TUBE_CREATION_TIMEOUT_SECS'];
+    const secs = v !== undefined && v.trim() !== '' ? Number(v) : Number.NaN;
+    return Number.isInteger(secs) && secs >= 0 ? secs * 1000 : 15_000;
+  }
+
   #peerOptions(spec: TubeSpec): PeerOptions {
-    const s = spec.settings;
-    const servers = [...(spec.iceServers ?? this.#options.iceServers ?? [])];
-    const turnUrl = s['turn_url'];
-    if (
-      typeof turnUrl === 'string' &&
-      typeof s['turn_username'] === 'string' &&
-      typeof s['turn_password'] === 'string'
-    ) {
-      servers.push({ urls: turnUrl, username: s['turn_username'], credential: s['turn_password'] });
-    }
+    const servers = spec.iceServers ?? this.#options.iceServers ?? [];
+    // Checked by the registry already; resolved here (the worker side has no registry).
+    const icePlan = iceServerPlan(servers, spec.settings, spec.turnOnly);
     return {
-      iceServers: servers,
-      relayOnly: spec.turnOnly === true || s['turn_only'] === true,
+      iceServers: [...servers],
+      relayOnly: icePlan.relayOnly,
+      icePlan,
+      turnTimeoutMs: this.#options.turnTimeoutMs,
+      turnTls: this.#options.turnTls,
       hostAddresses: this.#options.hostAddresses,
       hostAddressesOnly: this.#options.hostAddressesOnly,
       ipv6: this.#options.ipv6,

@@ -79,6 +79,20 @@ export class LocalTube implements TubeHandle {
       rtt_ms: s.rttMs ?? null,
       bytes_sent: s.bytesSent,
       bytes_received: s.bytesReceived,
+      selected_candidate_pair: s.selectedPair
+        ? {
+            local: {
+              type: s.selectedPair.local.type,
+              address: s.selectedPair.local.address,
+              port: s.selectedPair.local.port,
+              protocol: s.selectedPair.local.protocol,
+              ...(s.selectedPair.local.relayProtocol
+                ? { relay_protocol: s.selectedPair.local.relayProtocol }
+                : {}),
+            },
+            remote: s.selectedPair.remote,
+          }
+        : null,
     };
   }
 

@@ -5,6 +5,8 @@
  * (local-backend.ts) or, with `workers`, in worker threads (worker-backend.ts), behind one interface
  * (backend.ts).
  */
+
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { ChannelLimits } from '../channel/channel.ts';
 import { modeFor } from '../channel/modes.ts';
@@ -12,6 +14,7 @@ import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
@@ -45,6 +48,18 @@ export interface TubeRegistryOptions {
   /** Non-trickle ICE gathering timeout (default 30 s). */
   iceGatherTimeoutMs?: number;
   /**
+   * A tube whose peer connection is not connected this long after createTube is closed with Timeout and a
+   * `tube_closed` signal (default 15,000 ms, env KEEPER_GATEWAY_TUBE_CREATION_TIMEOUT_SECS; 0 = never).
+   */
+  creationTimeoutMs?: number;
+  /**
+   * A TURN allocation that has not succeeded within this is abandoned and reported (`turn_error`,
+   * TUBES_ERR_TURN_UNREACHABLE). An error answer from the server is reported at once. Default 5,000 ms.
+   */
+  turnTimeoutMs?: number;
+  /** TLS options for `turns:` servers (Node `tls.connect` options, e.g. `{ ca }` for a private CA). */
+  turnTls?: TlsConnectionOptions;
+  /**
    * Version-guarded werift patches for data-channel throughput (src/webrtc/patches/). Default true (unless the
    * environment has TUBES_WERIFT_PATCHES=0); false runs stock werift.
    */
@@ -75,6 +90,8 @@ export interface CreateTubeOptions {
    */
   enableMultiChannel?: boolean;
 }
+
+export type { SelectedCandidatePair } from './backend.ts';
 
 export interface CreateTubeResult {
   tubeId: string;
@@ -112,9 +129,11 @@ export class TubeRegistry {
   readonly #admission: Admission;
   readonly #index = new TubeIndex<TubeHandle>();
   readonly #backend: TubeBackend;
+  readonly #iceServers: IceServer[];
 
   constructor(options: TubeRegistryOptions = {}) {
     const workers = workerCount(options.workers);
+    this.#iceServers = options.iceServers ?? [];
     this.#logger = options.logger ?? silentLogger();
     this.#admission = new Admission(
       options.maxConcurrentCreates ?? envInt('TUBES_MAX_CONCURRENT_CREATES') ?? 100,
@@ -133,6 +152,7 @@ export class TubeRegistry {
     }
     const parsed = parseSettings(opts.settings);
     modeFor(parsed); // validates the mode's settings before any WebRTC work
+    iceServerPlan(opts.iceServers ?? this.#iceServers, opts.settings, opts.turnOnly); // ICE servers, turn_* keys
     const channel = { conversationId: opts.conversationId, settings: opts.settings, parsed };
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
@@ -293,6 +313,8 @@ export class TubeRegistry {
    * `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube: RTT of the nominated ICE pair,
    * data-channel bytes of all its channels. `packet_loss_rate` is 0: werift exposes no loss figure for data
    * channels (SCTP retransmits; the original reported 0 for data-only sessions too).
+   * `selected_candidate_pair`: the nominated ICE pair (`local.type` `relay` = through TURN, with
+   * `relay_protocol` udp/tcp/tls), null before ICE has one.
    */
   async getConnectionStats(tubeId: string): Promise<ConnectionStats> {
     return this.#tube(tubeId).connectionStats();

@@ -13,7 +13,13 @@ import type { Logger } from '../log.ts';
 import { isVerbose } from '../log.ts';
 import { aggregatedMetrics } from '../metrics/aggregated.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
-import { Peer, type PeerConnectionState, type PeerOptions } from '../webrtc/peer.ts';
+import {
+  Peer,
+  type PeerConnectionState,
+  type PeerOptions,
+  type SelectedPair,
+  type TurnOutcome,
+} from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
 import type { SignalCallback, SignalKind } from './signals.ts';
 
@@ -39,6 +45,8 @@ export interface TubeInit {
   fragmentation?: boolean | undefined;
   onSignal?: SignalCallback | undefined;
   gatherTimeoutMs: number;
+  /** Closed with Timeout (and a `tube_closed` signal) when not connected by then; 0 = never. */
+  creationTimeoutMs?: number | undefined;
   onClosed(tube: Tube): void;
 }
 
@@ -72,6 +80,12 @@ export class Tube {
   #pendingCandidates: string[] = [];
   #closing: Promise<void> | undefined;
   #readyAt: number | undefined;
+  #creationTimer: NodeJS.Timeout | undefined;
+  /** The first TURN failure, and whether relaying became impossible (turn_only, every TURN server failed). */
+  #turnFailure: TubesError | undefined;
+  #relayImpossible = false;
+  #turnFailed = new Set<string>();
+  #turnOk = false;
 
   constructor(init: TubeInit, role: 'server' | 'client') {
     this.#init = init;
@@ -80,14 +94,26 @@ export class Tube {
     this.role = role;
     this.trickleIce = init.trickleIce;
     this.#logger = init.logger.child({ tube: this.id });
-    this.#peer = new Peer(init.peer, {
-      candidate: (c) => {
-        if (this.trickleIce) this.#signal('icecandidate', c);
+    this.#peer = new Peer(
+      { ...init.peer, trickle: init.trickleIce },
+      {
+        candidate: (c) => {
+          if (this.trickleIce) this.#signal('icecandidate', c);
+        },
+        connectionState: (s) => this.#peerState(s),
+        dataChannel: (port) => this.#remoteDataChannel(port),
+        turnOutcome: (o) => this.#turnOutcome(o),
       },
-      connectionState: (s) => this.#peerState(s),
-      dataChannel: (port) => this.#remoteDataChannel(port),
-    });
+    );
     this.#status = 'connecting';
+    const bound = init.creationTimeoutMs ?? 0;
+    if (bound > 0) {
+      this.#creationTimer = setTimeout(
+        () => this.#selfClose(CloseConnectionReason.Timeout, `not connected within ${bound} ms`),
+        bound,
+      );
+      this.#creationTimer.unref();
+    }
   }
 
   get status(): TubeStatus {
@@ -141,7 +167,52 @@ export class Tube {
 
   async #gathered(what: 'offer' | 'answer'): Promise<string> {
     await this.#peer.waitGatheringComplete(this.#init.gatherTimeoutMs, what);
+    if (this.#relayImpossible && this.#turnFailure) throw this.#turnFailure;
     return this.#peer.localSdp();
+  }
+
+  /** A TURN allocation ended: failures are signalled (`turn_error`); with turn_only and none left, the tube ends. */
+  #turnOutcome(o: TurnOutcome): void {
+    const relayOnly = this.#init.peer.icePlan?.relayOnly ?? this.#init.peer.relayOnly;
+    if (o.ok) {
+      this.#turnOk = true;
+      this.#logger.info({ turn: o.server.url, relay: o.relay, ms: o.ms }, 'TURN allocation');
+      return;
+    }
+    this.#turnFailed.add(o.server.url);
+    const message = `TURN server ${o.server.url}: ${o.reason}`;
+    this.#turnFailure ??= new TubesError(o.code, message);
+    this.#logger.warn(
+      { turn: o.server.url, code: o.code, reason: o.reason, ms: o.ms },
+      'TURN allocation failed',
+    );
+    this.#signal(
+      'turn_error',
+      JSON.stringify({
+        url: o.server.url,
+        code: o.code,
+        message,
+        ...(o.stunCode !== undefined ? { stun_error_code: o.stunCode } : {}),
+        elapsed_ms: o.ms,
+        relay_only: relayOnly,
+      }),
+    );
+    const servers = this.#init.peer.icePlan?.turn.length ?? 0;
+    if (relayOnly && !this.#turnOk && this.#turnFailed.size >= servers) {
+      this.#relayImpossible = true;
+      // Without a relay candidate a relay-only tube can never connect: end it now rather than at the timeout.
+      if (this.trickleIce) {
+        this.#selfClose(CloseConnectionReason.ConnectionFailed, `no TURN relay available (${message})`);
+      }
+    }
+  }
+
+  /** The tube ends on its own initiative: the host is told why (`tube_closed`), then the usual close. */
+  #selfClose(reason: number, message: string): void {
+    if (this.#closing) return;
+    this.#logger.warn({ reason, message }, 'tube closing itself');
+    this.#signal('tube_closed', JSON.stringify({ close_reason: closeReasonJson(reason), message }));
+    void this.close(reason);
   }
 
   /** Creates a data channel labelled `conversationId` and its channel; returns the listener address if any. */
@@ -289,7 +360,12 @@ export class Tube {
    * RTT from werift's candidate-pair stats; bytes from our own channel counters (werift's transport stats
    * carry none for data-only sessions).
    */
-  async connectionStats(): Promise<{ rttMs: number | undefined; bytesSent: number; bytesReceived: number }> {
+  async connectionStats(): Promise<{
+    rttMs: number | undefined;
+    bytesSent: number;
+    bytesReceived: number;
+    selectedPair: SelectedPair | undefined;
+  }> {
     let bytesSent = 0;
     let bytesReceived = 0;
     for (const { channel } of this.#channels.values()) {
@@ -297,13 +373,19 @@ export class Tube {
       bytesSent += s.bytesSent;
       bytesReceived += s.bytesReceived;
     }
-    return { rttMs: await this.#peer.rttMs(), bytesSent, bytesReceived };
+    return {
+      rttMs: await this.#peer.rttMs(),
+      bytesSent,
+      bytesReceived,
+      selectedPair: this.#peer.selectedPair(),
+    };
   }
 
   #peerState(state: PeerConnectionState): void {
     if (this.#closing) return;
     switch (state) {
       case 'connected':
+        clearTimeout(this.#creationTimer);
         if (this.#status !== 'ready') this.#status = 'active';
         this.#signal('connection_state_changed', 'connected');
         return;
@@ -362,6 +444,7 @@ export class Tube {
 
   async #close(reason: number): Promise<void> {
     this.#status = 'closed';
+    clearTimeout(this.#creationTimer);
     const entries = [...this.#channels.values()];
     for (const e of entries) {
       this.#signal(

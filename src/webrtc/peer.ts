@@ -6,20 +6,33 @@ import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelHandlers, DataChannelPort } from '../channel/port.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { type IceServer, type IceServerPlan, iceServerPlan } from './ice-servers.ts';
+import {
+  type GatheringPlan,
+  prepareGathering,
+  type TurnOutcome,
+  turnGatheringUnavailable,
+  turnSettled,
+} from './patches/ice-gathering.ts';
 import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
 
-export interface IceServer {
-  urls: string | string[];
-  username?: string;
-  credential?: string;
-}
+export type { IceServer } from './ice-servers.ts';
+export type { TurnOutcome } from './patches/ice-gathering.ts';
 
 export interface PeerOptions {
   iceServers: IceServer[];
   relayOnly: boolean;
+  /** The servers, already resolved from settings (src/webrtc/ice-servers.ts); else from iceServers/relayOnly. */
+  icePlan?: IceServerPlan | undefined;
+  /** Trickle ICE: SDP returned before gathering ends, TURN candidates trickle in later. Default false. */
+  trickle?: boolean | undefined;
+  /** A TURN allocation not done within this is reported unreachable (default 5,000 ms). */
+  turnTimeoutMs?: number | undefined;
+  /** TLS options for `turns:` servers (e.g. `{ ca }` for a private CA). */
+  turnTls?: import('node:tls').ConnectionOptions | undefined;
   /** Extra host-candidate addresses (werift skips loopback unless it is listed here). */
   hostAddresses?: string[] | undefined;
   /** Use only `hostAddresses` as local candidates and only pair them with remote candidates on those addresses. */
@@ -46,6 +59,21 @@ export interface PeerHandlers {
   candidate(candidate: string): void;
   connectionState(state: PeerConnectionState): void;
   dataChannel(port: DataChannelPort): void;
+  /** A TURN allocation succeeded or failed (one call per server and gathering pass). */
+  turnOutcome?(outcome: TurnOutcome): void;
+}
+
+/** The nominated ICE candidate pair, for diagnostics and tests. */
+export interface SelectedPair {
+  local: { type: string; address: string; port: number; protocol: string; relayProtocol?: string };
+  remote: { type: string; address: string; port: number; protocol: string };
+}
+
+interface CandidateView {
+  type: string;
+  host: string;
+  port: number;
+  transport: string;
 }
 
 const DC_STATES = new Set(['connecting', 'open', 'closing', 'closed']);
@@ -152,6 +180,7 @@ class WeriftChannelPort implements DataChannelPort {
 }
 
 let guardWarned = false;
+let turnFallbackWarned = false;
 
 export class Peer {
   readonly #pc: RTCPeerConnection;
@@ -162,6 +191,9 @@ export class Peer {
   #restartPending = false;
   #restartOnAnswer = false;
   #remoteUfrag: string | undefined;
+  readonly #gathering: GatheringPlan;
+  readonly #ownTurn: boolean;
+  readonly #logger: Logger;
 
   constructor(options: PeerOptions, handlers: PeerHandlers) {
     // A remote peer must never be able to crash the process through werift's receive path.
@@ -175,10 +207,39 @@ export class Peer {
     this.#handlers = handlers;
     this.#allowed = options.hostAddressesOnly ? new Set(options.hostAddresses ?? []) : undefined;
     const allowed = this.#allowed;
+    this.#logger = options.logger ?? silentLogger();
+    const plan = options.icePlan ?? iceServerPlan(options.iceServers, {}, options.relayOnly);
+    const turnUnavailable = plan.turn.length > 0 ? turnGatheringUnavailable() : undefined;
+    this.#ownTurn = turnUnavailable === undefined;
+    if (!this.#ownTurn && !turnFallbackWarned) {
+      turnFallbackWarned = true;
+      this.#logger.warn(
+        { reason: turnUnavailable },
+        'TURN allocations left to werift (first TURN server only, no failure reports)',
+      );
+    }
+    this.#gathering = {
+      stun: plan.stun[0],
+      turn: plan.turn,
+      relayOnly: plan.relayOnly,
+      waitForTurn: options.trickle !== true,
+      allocateTimeoutMs: options.turnTimeoutMs ?? 5_000,
+      tls: options.turnTls,
+      logger: this.#logger,
+      onTurnOutcome: (o) => {
+        if (!this.#closed) this.#handlers.turnOutcome?.(o);
+      },
+    };
+    const weriftServers: IceServer[] = plan.stun.slice(0, 1).map((s) => ({ urls: s.url }));
+    if (!this.#ownTurn) {
+      for (const t of plan.turn)
+        weriftServers.push({ urls: t.url, username: t.username, credential: t.credential });
+    }
     this.#pc = new RTCPeerConnection({
-      // Never werift's implicit public STUN default: only what the caller configured.
-      iceServers: options.iceServers.map((s) => ({ ...s })),
-      iceTransportPolicy: options.relayOnly ? 'relay' : 'all',
+      // Only what the caller configured (TURN allocations are ours, see patches/ice-gathering.ts); werift's
+      // implicit public STUN default is removed before each gathering pass.
+      iceServers: weriftServers,
+      iceTransportPolicy: plan.relayOnly ? 'relay' : 'all',
       iceAdditionalHostAddresses: options.hostAddresses,
       iceUseIpv6: options.ipv6 ?? true,
       icePortRange: options.portRange,
@@ -196,7 +257,7 @@ export class Peer {
     }
     this.#pc.onIceCandidate.subscribe((c) => {
       if (!c?.candidate) {
-        this.#emitCandidate('');
+        this.#endOfCandidates();
         return;
       }
       const line = c.candidate.startsWith('candidate:') ? c.candidate : `candidate:${c.candidate}`;
@@ -213,7 +274,7 @@ export class Peer {
     this.#pc.iceGatheringStateChange.subscribe((s) => {
       if (s === 'complete') {
         tune();
-        this.#emitCandidate('');
+        this.#endOfCandidates();
       }
     });
     this.#pc.connectionStateChange.subscribe((s) => {
@@ -226,6 +287,37 @@ export class Peer {
   }
 
   #endSent = false;
+  /** `''` once gathering is complete and (with trickle ICE) every TURN allocation has ended. */
+  #endOfCandidates(): void {
+    if (!this.#ownTurn || this.#gathering.waitForTurn) {
+      this.#emitCandidate('');
+      return;
+    }
+    void turnSettled(this.#pc).then(() => this.#emitCandidate(''));
+  }
+
+  /**
+   * setLocalDescription, after applying the gathering plan to the (possibly new) ICE transports. werift's
+   * setLocalDescription resolves only when gathering ends; with trickle ICE we return as soon as the local
+   * description is in place and let gathering (and the answerer's connectivity checks) go on.
+   */
+  async #setLocal(description: { type: 'offer' | 'answer' | 'pranswer'; sdp: string }): Promise<void> {
+    const problems = prepareGathering(this.#pc, this.#gathering, this.#ownTurn);
+    if (problems.length > 0) {
+      this.#logger.warn({ problems }, 'werift ICE internals differ: TURN left to werift');
+    }
+    const done = this.#pc.setLocalDescription(description);
+    if (!this.#gathering.waitForTurn) {
+      done.catch((err: unknown) => {
+        if (!this.#closed) this.#logger.warn({ err: (err as Error).message }, 'setLocalDescription failed');
+      });
+      // The description is applied synchronously after werift's first microtask hops; gathering then runs on.
+      await new Promise((r) => setImmediate(r));
+      if (this.#pc.localDescription?.type === description.type) return;
+    }
+    await done;
+  }
+
   #emitCandidate(line: string): void {
     if (this.#closed) return;
     if (line === '') {
@@ -258,14 +350,14 @@ export class Peer {
     this.#endSent = false;
     if (iceRestart) this.#restartPending = true;
     const offer = await this.#pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
-    await this.#pc.setLocalDescription(offer);
+    await this.#setLocal(offer);
     return this.localSdp();
   }
 
   async createAnswer(): Promise<string> {
     this.#endSent = false;
     const answer = await this.#pc.createAnswer();
-    await this.#pc.setLocalDescription(answer);
+    await this.#setLocal(answer);
     if (this.#restartOnAnswer) {
       this.#restartOnAnswer = false;
       this.#restartChecks();
@@ -357,6 +449,37 @@ export class Peer {
       }
     } catch {
       // stats are best effort
+    }
+    return undefined;
+  }
+
+  /** The nominated candidate pair (relay or direct), when ICE has one. */
+  selectedPair(): SelectedPair | undefined {
+    for (const t of this.#pc.iceTransports) {
+      const pair = (t.connection as unknown as { nominated?: unknown }).nominated as
+        | {
+            protocol: { localCandidate?: CandidateView; turn?: { transport?: { type?: string } } };
+            remoteCandidate: CandidateView;
+          }
+        | undefined;
+      const local = pair?.protocol.localCandidate;
+      if (!pair || !local) continue;
+      const relayProtocol = pair.protocol.turn?.transport?.type;
+      return {
+        local: {
+          type: local.type,
+          address: local.host,
+          port: local.port,
+          protocol: local.transport.toLowerCase(),
+          ...(relayProtocol ? { relayProtocol } : {}),
+        },
+        remote: {
+          type: pair.remoteCandidate.type,
+          address: pair.remoteCandidate.host,
+          port: pair.remoteCandidate.port,
+          protocol: pair.remoteCandidate.transport.toLowerCase(),
+        },
+      };
     }
     return undefined;
   }
