@@ -7,7 +7,12 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { CreateTubeOptions, CreateTubeResult, TubeRegistryOptions } from '../registry/registry.ts';
+import type {
+  CreateTubeOptions,
+  CreateTubeResult,
+  TubeRegistry,
+  TubeRegistryOptions,
+} from '../registry/registry.ts';
 import type { Signal, SignalCallback } from '../registry/signals.ts';
 import type { TubeStatus } from '../registry/tube.ts';
 import { forwardedLogLevel, forwardLogLine, fromWireError, siblingModule } from '../registry/wire.ts';
@@ -203,6 +208,10 @@ export class RemoteRegistry {
 
   tubeFound(tubeId: string): Promise<boolean> {
     return this.#call('tubeFound', [tubeId]);
+  }
+
+  getConnectionStats(tubeId: string): ReturnType<TubeRegistry['getConnectionStats']> {
+    return this.#call('getConnectionStats', [tubeId]);
   }
 
   getLiveStats(conversationId: string): Promise<Record<string, unknown> | null> {

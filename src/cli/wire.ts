@@ -17,6 +17,7 @@ export const REMOTE_METHODS = [
   'getConnectionState',
   'tubeFound',
   'getLiveStats',
+  'getConnectionStats',
   'cleanupAll',
   'stop',
 ] as const;

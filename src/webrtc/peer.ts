@@ -298,8 +298,9 @@ export class Peer {
 
   /**
    * setLocalDescription, after applying the gathering plan to the (possibly new) ICE transports. werift's
-   * setLocalDescription resolves only when gathering ends; with trickle ICE we return as soon as the local
-   * description is in place and let gathering (and the answerer's connectivity checks) go on.
+   * setLocalDescription resolves only when gathering ends (so a slow STUN or TURN server held createTube, and
+   * the non-trickle gathering timeout could never fire); we return as soon as the local description is in
+   * place and let gathering (and the answerer's connectivity checks) go on.
    */
   async #setLocal(description: { type: 'offer' | 'answer' | 'pranswer'; sdp: string }): Promise<void> {
     const problems = prepareGathering(this.#pc, this.#gathering, this.#ownTurn);
@@ -307,14 +308,13 @@ export class Peer {
       this.#logger.warn({ problems }, 'werift ICE internals differ: TURN left to werift');
     }
     const done = this.#pc.setLocalDescription(description);
-    if (!this.#gathering.waitForTurn) {
-      done.catch((err: unknown) => {
-        if (!this.#closed) this.#logger.warn({ err: (err as Error).message }, 'setLocalDescription failed');
-      });
-      // The description is applied synchronously after werift's first microtask hops; gathering then runs on.
-      await new Promise((r) => setImmediate(r));
-      if (this.#pc.localDescription?.type === description.type) return;
-    }
+    done.catch((err: unknown) => {
+      if (!this.#closed) this.#logger.warn({ err: (err as Error).message }, 'setLocalDescription failed');
+    });
+    // The description is applied synchronously after werift's first microtask hops; gathering then runs on
+    // (non-trickle callers wait for it with their own bound: waitGatheringComplete).
+    await new Promise((r) => setImmediate(r));
+    if (this.#pc.localDescription?.type === description.type) return;
     await done;
   }
 
@@ -411,7 +411,11 @@ export class Peer {
 
   /** The current local SDP (with `a=candidate` lines once gathering is complete). */
   localSdp(): string {
-    const sdp = this.#pc.localDescription?.sdp ?? '';
+    let sdp = this.#pc.localDescription?.sdp ?? '';
+    // Trickle ICE: the end of candidates is the '' candidate signal. An a=end-of-candidates in the SDP (werift
+    // adds one when its gathering already ended) would make the peer give up before our TURN candidates
+    // (which come later) or its own checks had a chance.
+    if (!this.#gathering.waitForTurn) sdp = sdp.replace(/^a=end-of-candidates\r?\n/gm, '');
     return this.#allowed ? filterSdpCandidates(sdp, (a) => (this.#allowed as Set<string>).has(a)) : sdp;
   }
 

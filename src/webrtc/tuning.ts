@@ -23,7 +23,10 @@ export function tuneUdpBuffers(pc: RTCPeerConnection, bytes = DEFAULT_UDP_BUFFER
     const protocols = (t as { connection?: { protocols?: unknown[] } }).connection?.protocols;
     if (!Array.isArray(protocols)) continue;
     for (const p of protocols) {
-      const socket = (p as { transport?: { socket?: MaybeDgram } }).transport?.socket;
+      // A host candidate's own socket, or a TURN allocation's (StunOverTurnProtocol → TurnProtocol → transport).
+      const socket =
+        (p as { transport?: { socket?: MaybeDgram } }).transport?.socket ??
+        (p as { turn?: { transport?: { socket?: MaybeDgram } } }).turn?.transport?.socket;
       if (!socket || typeof socket.setRecvBufferSize !== 'function') continue;
       try {
         socket.setRecvBufferSize(bytes);

@@ -14,7 +14,7 @@
  *   after `allocateTimeoutMs`; each outcome is reported; the relay candidate joins the running checks when it
  *   arrives. With `waitForTurn` false (trickle ICE) gathering does not wait for TURN at all.
  */
-import { isIPv6 } from 'node:net';
+import { isIP, isIPv6 } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import {
   Candidate,
@@ -234,9 +234,13 @@ async function runAllocation(
           } as never)
         : server.transport === 'tcp'
           ? await TcpTransport.init(address, { connectTimeoutMs: plan.allocateTimeoutMs })
-          : await TlsTransport.init(address, { servername: server.host, ...plan.tls } as never, {
-              connectTimeoutMs: plan.allocateTimeoutMs,
-            });
+          : await TlsTransport.init(
+              address,
+              { ...(isIP(server.host) ? {} : { servername: server.host }), ...plan.tls } as never,
+              {
+                connectTimeoutMs: plan.allocateTimeoutMs,
+              },
+            );
     const t = new TurnProtocol(
       address,
       server.username,
