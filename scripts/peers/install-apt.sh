@@ -18,7 +18,7 @@ LOG=${TUBES_APT_LOG:-/tmp/tubes-install-apt.log}
 
 PACKAGES=(
   curl ncat socat microsocks dante-server openssh-server openssh-client
-  tigervnc-standalone-server x11-apps x11-xserver-utils inetutils-telnetd iproute2 nftables
+  tigervnc-standalone-server x11-apps x11-xserver-utils inetutils-telnetd iproute2 nftables coturn openssl
   chromium
 )
 # What install-guacd-bullseye.sh provides (checked by package name, plus the guacd binary).
