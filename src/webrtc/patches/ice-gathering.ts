@@ -211,6 +211,8 @@ async function runAllocation(
   let turn: TurnProtocolShape | undefined;
   let timer: NodeJS.Timeout | undefined;
   let failFast: ((f: Failure) => void) | undefined;
+  /** Set once the outcome is decided without this attempt: whatever it still builds is closed at once. */
+  let abandoned = false;
   const fast = new Promise<never>((_, reject) => {
     failFast = reject;
     timer = setTimeout(
@@ -241,6 +243,10 @@ async function runAllocation(
                 connectTimeoutMs: plan.allocateTimeoutMs,
               },
             );
+    if (abandoned) {
+      await (transport as { close(): Promise<void> }).close().catch(() => {});
+      throw new Error('abandoned');
+    }
     const t = new TurnProtocol(
       address,
       server.username,
@@ -268,6 +274,10 @@ async function runAllocation(
       handle(data, addr);
     };
     await t.connectionMade();
+    if (abandoned) {
+      await t.close().catch(() => {});
+      throw new Error('abandoned');
+    }
     return t;
   })();
   attempt.catch(() => {
@@ -311,6 +321,7 @@ async function runAllocation(
     return candidate;
   } catch (err) {
     clearTimeout(timer);
+    abandoned = true;
     void turn?.close().catch(() => {});
     const f = err instanceof Failure ? err : classify(err);
     report(plan, {
