@@ -12,10 +12,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import dgram from 'node:dgram';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { RTCPeerConnection } from 'werift';
 import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
 import { ErrorCode, isTubesError, type Signal, TubeRegistry, turnRestCredentials } from '../src/index.ts';
+import { silentLogger } from '../src/log.ts';
 import { iceServerPlan, parseIceUrl } from '../src/webrtc/ice-servers.ts';
-import { allocateError } from '../src/webrtc/patches/ice-gathering.ts';
+import {
+  allocateError,
+  prepareGathering,
+  turnGatheringUnavailable,
+} from '../src/webrtc/patches/ice-gathering.ts';
 import { netnsUnavailable } from './helpers/netns.ts';
 
 const TUNNEL = { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: 9 };
@@ -88,6 +94,35 @@ describe('ICE server plan from settings', () => {
       .catch((e: unknown) => e);
     expect(isTubesError(err, ErrorCode.BAD_SETTINGS)).toBe(true);
     expect(reg.activeTubeCount()).toBe(0);
+  });
+});
+
+describe('werift internals the gathering patch relies on (fail when werift changes)', () => {
+  it('the pinned werift has the exports and ICE Connection methods, and the patch installs', async () => {
+    expect(turnGatheringUnavailable()).toBeUndefined();
+    const pc = new RTCPeerConnection({ iceServers: [] });
+    try {
+      pc.createDataChannel('x');
+      await pc.createOffer();
+      const plan = {
+        stun: undefined,
+        turn: [],
+        relayOnly: false,
+        waitForTurn: true,
+        allocateTimeoutMs: 1_000,
+      };
+      const problems = prepareGathering(
+        pc,
+        { ...plan, logger: silentLogger(), onTurnOutcome: () => {} },
+        true,
+      );
+      expect(problems).toEqual([]);
+      const conn = pc.iceTransports[0]?.connection as unknown as Record<string, unknown>;
+      expect(conn['stunServer']).toBeUndefined();
+      expect((conn['getCandidatePromises'] as { name: string }).name).toBe('gatherConfiguredOnly');
+    } finally {
+      await pc.close();
+    }
   });
 });
 
