@@ -22,6 +22,8 @@ const { values } = parseArgs({
     mib: { type: 'string', default: '32' },
     rounds: { type: 'string', default: '3' },
     json: { type: 'boolean', default: false },
+    /** Only the scenarios whose name contains this (e.g. `direct`, `TURN/UDP`). */
+    only: { type: 'string' },
   },
 });
 const MiB = 1024 * 1024;
@@ -102,7 +104,7 @@ async function runRound(
     const port = pair.listenAddr?.split(':').pop();
     const r = await netnsTransfer(net, net.hosts[0]!, `127.0.0.1:${port}`, bytes);
     if (r.received !== bytes || r.receivedSha256 !== r.sentSha256)
-      throw new Error(`${s.name}: echo mismatch`);
+      throw new Error(`${s.name}: echo mismatch ${JSON.stringify(r)} (sent ${bytes})`);
     return { pair: pairName, readyMs: pair.createToReadyMs, rate: (2 * bytes) / MiB / (r.ms / 1000) };
   } finally {
     await Promise.all([a.stop(), b.stop()]);
@@ -117,7 +119,7 @@ try {
   turn = await startCoturn(net, net.hosts[2]!, { users: { bench: 'benchpass' }, tlsPort: 5349 });
   const echo = await netnsEcho(net, net.hosts[1]!);
   stopEcho = echo.stop;
-  for (const s of SCENARIOS) {
+  for (const s of SCENARIOS.filter((x) => values.only === undefined || x.name.includes(values.only))) {
     const rates: number[] = [];
     let pair = '';
     let readyMs = 0;

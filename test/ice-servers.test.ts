@@ -314,6 +314,67 @@ describe('gathering and creation timeouts', () => {
     });
   });
 
+  it('trickle: createTube returns at once although the STUN and TURN servers never answer; "" comes after both', async () => {
+    const stunPort = await silentUdp();
+    const turnPort = await silentUdp();
+    const reg = new TubeRegistry({ ...LOOPBACK, turnTimeoutMs: 1_000 });
+    cleanups.push(() => reg.cleanupAll());
+    const signals: Array<{ at: number; s: Signal }> = [];
+    const t0 = performance.now();
+    await reg.createTube({
+      conversationId: 't',
+      settings: { ...TUNNEL, local_listen_addr: '127.0.0.1:0' },
+      trickleIce: true,
+      iceServers: [
+        { urls: `stun:127.0.0.1:${stunPort}` },
+        { urls: `turn:127.0.0.1:${turnPort}`, username: 'u', credential: 'p' },
+      ],
+      onSignal: (x) => signals.push({ at: performance.now() - t0, s: x }),
+    });
+    const createMs = performance.now() - t0;
+    while (
+      !signals.some((x) => x.s.kind === 'icecandidate' && x.s.data === '') &&
+      performance.now() - t0 < 10_000
+    ) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const end = signals.find((x) => x.s.kind === 'icecandidate' && x.s.data === '');
+    const turnError = signals.find((x) => x.s.kind === 'turn_error');
+    const host = signals.find((x) => x.s.kind === 'icecandidate' && x.s.data.includes(' typ host'));
+    console.log(
+      `[trickle] createTube ${createMs.toFixed(0)} ms; host candidate ${host?.at.toFixed(0)} ms; turn_error ${turnError?.at.toFixed(0)} ms; end of candidates ${end?.at.toFixed(0)} ms`,
+    );
+    expect(createMs).toBeLessThan(500);
+    expect(host).toBeDefined();
+    expect(turnError?.at).toBeGreaterThanOrEqual(950);
+    expect(end?.at).toBeGreaterThanOrEqual(turnError?.at as number);
+  });
+
+  it('use_turn: false ignores turn_url (nothing allocated, nothing reported); with turn_only it is refused', async () => {
+    const port = await silentUdp();
+    const reg = new TubeRegistry({ ...LOOPBACK, turnTimeoutMs: 300 });
+    cleanups.push(() => reg.cleanupAll());
+    const signals: Signal[] = [];
+    const turn = { turn_url: `turn:127.0.0.1:${port}`, turn_username: 'u', turn_password: 'p' };
+    await reg.createTube({
+      conversationId: 'u',
+      settings: { ...TUNNEL, local_listen_addr: '127.0.0.1:0', ...turn, use_turn: false },
+      trickleIce: true,
+      onSignal: (x) => signals.push(x),
+    });
+    await new Promise((r) => setTimeout(r, 800));
+    expect(signals.filter((x) => x.kind === 'turn_error')).toEqual([]);
+    expect(signals.some((x) => x.kind === 'icecandidate' && x.data === '')).toBe(true);
+    const err = await reg
+      .createTube({
+        conversationId: 'u2',
+        settings: { ...TUNNEL, ...turn, use_turn: false, turn_only: true },
+        trickleIce: true,
+      })
+      .catch((e: unknown) => e);
+    expect(isTubesError(err, ErrorCode.BAD_SETTINGS)).toBe(true);
+  });
+
   it('creationTimeoutMs: a tube nobody answers is closed with Timeout and a tube_closed signal', async () => {
     const reg = new TubeRegistry({ ...LOOPBACK, creationTimeoutMs: 600 });
     cleanups.push(() => reg.cleanupAll());
