@@ -123,6 +123,7 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
   it('TURN down: reported promptly, while the host candidates connect the tube', async () => {
     const { a, b } = registries({ turnTimeoutMs: 2_000 });
     const down = [
+      { urls: `stun:${net.hosts[2]!.address}:3478` }, // coturn answers STUN too: a server-reflexive candidate
       { urls: `turn:${net.hosts[2]!.address}:3999`, username: USER, credential: PASS },
       { urls: `turn:${net.hosts[2]!.address}:3999?transport=tcp`, username: USER, credential: PASS },
     ];
@@ -162,6 +163,8 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     });
     const stats = await a.getConnectionStats(pair.serverTube);
     expect(stats.selected_candidate_pair?.local.type).toBe('host');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pair.serverSignals.some((x) => x.kind === 'icecandidate' && / typ srflx /.test(x.data))).toBe(true);
     const deadline = performance.now() + 5_000;
     while (errors.length < 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const e of errors)

@@ -9,10 +9,10 @@ import { type Logger, silentLogger } from '../log.ts';
 import { type IceServer, type IceServerPlan, iceServerPlan } from './ice-servers.ts';
 import {
   type GatheringPlan,
+  lateCandidatesSettled,
   prepareGathering,
   type TurnOutcome,
   turnGatheringUnavailable,
-  turnSettled,
 } from './patches/ice-gathering.ts';
 import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
@@ -287,13 +287,13 @@ export class Peer {
   }
 
   #endSent = false;
-  /** `''` once gathering is complete and (with trickle ICE) every TURN allocation has ended. */
+  /** `''` once gathering is complete and (with trickle ICE) every TURN allocation and STUN query has ended. */
   #endOfCandidates(): void {
     if (!this.#ownTurn || this.#gathering.waitForTurn) {
       this.#emitCandidate('');
       return;
     }
-    void turnSettled(this.#pc).then(() => this.#emitCandidate(''));
+    void lateCandidatesSettled(this.#pc).then(() => this.#emitCandidate(''));
   }
 
   /**

@@ -12,9 +12,11 @@
  *   Here every configured TURN server gets an allocation through werift's own exported `TurnProtocol` and
  *   transports; an error answer from the server ends the attempt at once with its code, no answer ends it
  *   after `allocateTimeoutMs`; each outcome is reported; the relay candidate joins the running checks when it
- *   arrives. With `waitForTurn` false (trickle ICE) gathering does not wait for TURN at all.
+ *   arrives. Server-reflexive queries to the configured STUN server run beside werift's host gathering the
+ *   same way (werift's own held the answerer's checks up to 5 s per silent server). With `waitForTurn` false
+ *   (trickle ICE) gathering waits for neither: those candidates trickle in when they exist.
  */
-import { isIP, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import {
   Candidate,
@@ -22,6 +24,7 @@ import {
   candidatePriority,
   type RTCPeerConnection,
   StunOverTurnProtocol,
+  serverReflexiveCandidate,
   TcpTransport,
   TlsTransport,
   TurnProtocol,
@@ -112,6 +115,7 @@ export function turnGatheringUnavailable(): string | undefined {
   for (const [name, value] of Object.entries({
     TurnProtocol,
     StunOverTurnProtocol,
+    serverReflexiveCandidate,
     UdpTransport,
     TcpTransport,
     TlsTransport,
@@ -165,23 +169,67 @@ export function prepareGathering(
     prepared.set(conn, state);
     const original = conn.getCandidatePromises;
     conn.getCandidatePromises = function gatherConfiguredOnly(addresses: string[], timeout?: number) {
-      // setIceServers (setConfiguration) re-applies werift's default: undo it for every pass.
-      this.stunServer = stunAddress(plan.stun);
+      // werift's pass gathers host candidates only (its server-reflexive queries would hold its gathering,
+      // and the answerer's checks, for up to 5 s per silent STUN server); ours run beside it.
+      this.stunServer = undefined;
       const base = plan.relayOnly ? [] : original.call(this, addresses, timeout);
+      // setIceServers (setConfiguration) re-applies werift's default: the field shows what is configured.
+      this.stunServer = stunAddress(plan.stun);
+      const stun = plan.stun;
+      const srflx = stun ? base.map((host) => reflexive(this, state, host, stun, (timeout ?? 5) * 1000)) : [];
       const turn = plan.turn.map((server) => allocate(this, state, server));
-      return plan.waitForTurn ? [...base, ...turn] : base;
+      return plan.waitForTurn ? [...base, ...srflx, ...turn] : base;
     };
   }
   return problems;
 }
 
-/** Resolves once every TURN allocation started on `pc` so far has succeeded or failed. */
-export async function turnSettled(pc: RTCPeerConnection): Promise<void> {
+/** Resolves once every TURN allocation and STUN query started on `pc` so far has ended. */
+export async function lateCandidatesSettled(pc: RTCPeerConnection): Promise<void> {
   for (;;) {
     const pending = connectionsOf(pc).flatMap((c) => [...(prepared.get(c)?.pending ?? [])]);
     if (pending.length === 0) return;
     await Promise.allSettled(pending);
   }
+}
+
+function track<T>(state: Prepared, p: Promise<T>): Promise<T> {
+  state.pending.add(p);
+  void p.finally(() => state.pending.delete(p));
+  return p;
+}
+
+/** The server-reflexive candidate of one host candidate (IPv4, as werift), within `timeoutMs`. */
+function reflexive(
+  conn: ConnectionShape,
+  state: Prepared,
+  host: Promise<unknown>,
+  stun: StunServerSpec,
+  timeoutMs: number,
+): Promise<unknown> {
+  const generation = conn.generation;
+  return track(
+    state,
+    (async () => {
+      const candidate = (await host) as { type?: string; host?: string } | undefined;
+      if (candidate?.type !== 'host' || !isIPv4(candidate.host ?? '')) return undefined;
+      const protocol = conn.protocols.find(
+        (p) => (p as { localCandidate?: unknown }).localCandidate === candidate,
+      );
+      if (!protocol) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      const found = await Promise.race([
+        serverReflexiveCandidate(protocol as never, [stun.host, stun.port]).catch(() => undefined),
+        new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!found || conn.generation !== generation || conn.state === 'closed') return undefined;
+      conn.appendLocalCandidate(found);
+      return found;
+    })().catch(() => undefined),
+  );
 }
 
 function serverKey(s: TurnServerSpec): string {
@@ -192,10 +240,7 @@ function allocate(conn: ConnectionShape, state: Prepared, server: TurnServerSpec
   const key = serverKey(server);
   const existing = state.allocations.get(key);
   if (existing && !existing.closed()) return Promise.resolve(undefined);
-  const p = runAllocation(conn, state, server, key);
-  state.pending.add(p);
-  void p.finally(() => state.pending.delete(p));
-  return p;
+  return track(state, runAllocation(conn, state, server, key));
 }
 
 async function runAllocation(
