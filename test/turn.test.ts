@@ -164,7 +164,9 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     const stats = await a.getConnectionStats(pair.serverTube);
     expect(stats.selected_candidate_pair?.local.type).toBe('host');
     await new Promise((r) => setTimeout(r, 300));
-    expect(pair.serverSignals.some((x) => x.kind === 'icecandidate' && / typ srflx /.test(x.data))).toBe(true);
+    expect(pair.serverSignals.some((x) => x.kind === 'icecandidate' && / typ srflx /.test(x.data))).toBe(
+      true,
+    );
     const deadline = performance.now() + 5_000;
     while (errors.length < 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const e of errors)
