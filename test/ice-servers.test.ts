@@ -375,6 +375,30 @@ describe('gathering and creation timeouts', () => {
     expect(isTubesError(err, ErrorCode.BAD_SETTINGS)).toBe(true);
   });
 
+  it('worker mode: the same options reach the tubes and turn_error / tube_closed come back from the worker', async () => {
+    const port = await silentUdp();
+    const reg = new TubeRegistry({ ...LOOPBACK, workers: 1, turnTimeoutMs: 300, creationTimeoutMs: 900 });
+    cleanups.push(() => reg.cleanupAll());
+    const signals: Signal[] = [];
+    const r = await reg.createTube({
+      conversationId: 'w',
+      settings: { ...TUNNEL, local_listen_addr: '127.0.0.1:0' },
+      trickleIce: true,
+      iceServers: [{ urls: `turn:127.0.0.1:${port}`, username: 'u', credential: 'p' }],
+      onSignal: (x) => signals.push(x),
+    });
+    const t0 = performance.now();
+    while (reg.tubeFound(r.tubeId) && performance.now() - t0 < 5_000)
+      await new Promise((x) => setTimeout(x, 20));
+    expect(reg.tubeFound(r.tubeId)).toBe(false);
+    expect(JSON.parse(signals.find((x) => x.kind === 'turn_error')?.data ?? '{}')).toMatchObject({
+      code: ErrorCode.TURN_UNREACHABLE,
+    });
+    expect(JSON.parse(signals.find((x) => x.kind === 'tube_closed')?.data ?? '{}')).toMatchObject({
+      close_reason: { name: 'Timeout' },
+    });
+  });
+
   it('creationTimeoutMs: a tube nobody answers is closed with Timeout and a tube_closed signal', async () => {
     const reg = new TubeRegistry({ ...LOOPBACK, creationTimeoutMs: 600 });
     cleanups.push(() => reg.cleanupAll());
