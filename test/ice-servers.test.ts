@@ -317,7 +317,7 @@ describe('gathering and creation timeouts', () => {
   it('trickle: createTube returns at once although the STUN and TURN servers never answer; "" comes after both', async () => {
     const stunPort = await silentUdp();
     const turnPort = await silentUdp();
-    const reg = new TubeRegistry({ ...LOOPBACK, turnTimeoutMs: 1_000 });
+    const reg = new TubeRegistry({ ...LOOPBACK, turnTimeoutMs: 3_000 });
     cleanups.push(() => reg.cleanupAll());
     const signals: Array<{ at: number; s: Signal }> = [];
     const t0 = performance.now();
@@ -344,9 +344,9 @@ describe('gathering and creation timeouts', () => {
     console.log(
       `[trickle] createTube ${createMs.toFixed(0)} ms; host candidate ${host?.at.toFixed(0)} ms; turn_error ${turnError?.at.toFixed(0)} ms; end of candidates ${end?.at.toFixed(0)} ms`,
     );
-    expect(createMs).toBeLessThan(500);
+    expect(createMs).toBeLessThan(2_500); // waiting would take ≥ 3 s (TURN) and 5 s (STUN)
     expect(host).toBeDefined();
-    expect(turnError?.at).toBeGreaterThanOrEqual(950);
+    expect(turnError?.at).toBeGreaterThanOrEqual(2_950);
     expect(end?.at).toBeGreaterThanOrEqual(turnError?.at as number);
   });
 

@@ -59,6 +59,8 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
   function registries(options: TubeRegistryOptions = {}): { a: RemoteRegistry; b: RemoteRegistry } {
     const base: TubeRegistryOptions = {
       ipv6: false,
+      // A loaded CI machine may take seconds to allocate; the failure tests set their own bound.
+      turnTimeoutMs: 15_000,
       ...(process.env['TUBES_TURN_DEBUG'] ? { logger: pino({ level: 'debug' }) } : {}),
       ...options,
     };
@@ -121,7 +123,7 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
 
   // Runs first: direct UDP still works here.
   it('TURN down: reported promptly, while the host candidates connect the tube', async () => {
-    const { a, b } = registries({ turnTimeoutMs: 2_000 });
+    const { a, b } = registries({ turnTimeoutMs: 4_000 });
     const down = [
       { urls: `stun:${net.hosts[2]!.address}:3478` }, // coturn answers STUN too: a server-reflexive candidate
       { urls: `turn:${net.hosts[2]!.address}:3999`, username: USER, credential: PASS },
@@ -142,7 +144,8 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     expect(first.offer).toBeDefined();
     await a.closeTube(first.tubeId);
     console.log(`[turn] TURN down: createTube (trickle) returned in ${createMs.toFixed(0)} ms`);
-    expect(createMs).toBeLessThan(1_000);
+    // Waiting for the silent server would take turnTimeoutMs (werift alone: 6.4 s); generous for loaded machines.
+    expect(createMs).toBeLessThan(3_000);
     // The same servers on a real pair: the tube connects directly, the errors arrive on their own.
     const t1 = performance.now();
     const pair = await connectTubes({
@@ -167,7 +170,7 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     expect(pair.serverSignals.some((x) => x.kind === 'icecandidate' && / typ srflx /.test(x.data))).toBe(
       true,
     );
-    const deadline = performance.now() + 5_000;
+    const deadline = performance.now() + 8_000;
     while (errors.length < 2 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     for (const e of errors)
       console.log(`[turn] TURN down: turn_error after ${e.at.toFixed(0)} ms: ${JSON.stringify(e.data)}`);
@@ -176,7 +179,7 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     expect(tcp?.data).toMatchObject({ code: ErrorCode.TURN_UNREACHABLE, relay_only: false });
     expect(String(tcp?.data['message'])).toMatch(/ECONNREFUSED/);
     expect(udp?.data).toMatchObject({ code: ErrorCode.TURN_UNREACHABLE });
-    expect(String(udp?.data['message'])).toMatch(/no allocation within 2000 ms/);
+    expect(String(udp?.data['message'])).toMatch(/no allocation within 4000 ms/);
     await Promise.all([a.stop(), b.stop()]);
   }, 60_000);
 
@@ -247,9 +250,11 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     console.log(
       `[turn] ${label}: createTube ${createMs.toFixed(0)} ms; turn_error after ${err?.at.toFixed(0)} ms: ${err?.sig.data}; tube_closed after ${closed?.at.toFixed(0)} ms`,
     );
-    expect(createMs).toBeLessThan(1_000);
+    // werift alone: 12.7 s before createTube returned, and no word about credentials (bounds kept loose for
+    // loaded machines; the figures are printed above).
+    expect(createMs).toBeLessThan(3_000);
     expect(JSON.parse(err?.sig.data ?? '{}')).toMatchObject({ url: iceServer.urls, code, relay_only: true });
-    expect(err?.at).toBeLessThan(2_000);
+    expect(err?.at).toBeLessThan(4_000);
     expect(JSON.parse(closed?.sig.data ?? '{}')).toMatchObject({
       close_reason: { name: 'ConnectionFailed' },
     });
@@ -270,11 +275,11 @@ describe.skipIf(skip)('TURN relays through a real coturn (3 namespaces)', () => 
     );
     expect(isTubesError(rejected, code as never)).toBe(true);
     expect((rejected as Error).message).toContain(iceServer.urls);
-    expect(rejectMs).toBeLessThan(2_000);
+    expect(rejectMs).toBeLessThan(4_000);
     await a.stop();
   }
 
-  it('wrong TURN credentials: TUBES_ERR_TURN_AUTH naming the server within a second, no hang', async () => {
+  it('wrong TURN credentials: TUBES_ERR_TURN_AUTH naming the server as soon as it answers, no hang', async () => {
     await refused(
       'wrong password',
       { urls: turn.url('udp'), username: USER, credential: 'wrong' },
