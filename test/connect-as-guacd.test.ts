@@ -189,7 +189,7 @@ describe.skipIf(skip)('ConnectAs with the real guacd 1.3.0 (telnet)', () => {
     expect(toGuacd).not.toContain('configured-user');
 
     // guacd types the user (and password) at the telnet login prompts: what the telnet server reads
-    await waitFor(() => login.lines.length >= 2, 10_000, 'login and password typed by guacd');
+    await waitFor(() => login.lines.length >= 2, 30_000, 'login and password typed by guacd');
     expect(login.lines).toEqual([user, password]);
   }, 45_000);
 });
