@@ -10,6 +10,7 @@ import type { Logger } from '../src/log.ts';
 import { crc32c } from '../src/webrtc/patches/crc32c.ts';
 import { checkAeadCipher } from '../src/webrtc/patches/dtls-keyobject.ts';
 import { checkDtlsSocket } from '../src/webrtc/patches/dtls-record.ts';
+import { checkIceTransport, recheckFailedPairs } from '../src/webrtc/patches/ice-recheck.ts';
 import {
   activeWeriftPatches,
   installedWeriftVersion,
@@ -19,12 +20,21 @@ import {
   weriftPatchMismatches,
 } from '../src/webrtc/patches/index.ts';
 import { checkSctpReceiver } from '../src/webrtc/patches/sctp-data-receive.ts';
+import { checkSctpCongestion, sctpPathRecovered } from '../src/webrtc/patches/sctp-path-reset.ts';
 import { checkSctp } from '../src/webrtc/patches/sctp-sack.ts';
 import { checkSctpSender, SharedFlush } from '../src/webrtc/patches/sctp-transmit.ts';
 import { resetVersionGuardForTests } from '../src/webrtc/patches/version.ts';
 import { Peer } from '../src/webrtc/peer.ts';
 
-const OURS = ['dtls-keyobject', 'dtls-record', 'sctp-sack', 'sctp-transmit', 'sctp-data-receive'];
+const OURS = [
+  'dtls-keyobject',
+  'dtls-record',
+  'sctp-sack',
+  'sctp-transmit',
+  'sctp-data-receive',
+  'ice-recheck',
+  'sctp-path-reset',
+];
 
 interface Captured {
   level: string;
@@ -265,6 +275,44 @@ describe('version guard', () => {
       a as unknown as { dtlsTransports: { dtls: { cipher: { cipher: Record<string, unknown> } } }[] }
     ).dtlsTransports[0]?.dtls.cipher.cipher;
     expect(Buffer.isBuffer(cipher?.['clientWriteKey'])).toBe(true);
+  });
+});
+
+describe('werift internals the resilience code relies on', () => {
+  it('ICE transports and the SCTP association have the shape ice-recheck and sctp-path-reset expect', async () => {
+    const a = loopbackPc(false);
+    const b = loopbackPc(false);
+    await connect(a, b);
+    const transports = (a as unknown as { iceTransports: unknown[] }).iceTransports;
+    expect(transports.length).toBeGreaterThan(0);
+    expect(transports.flatMap((t, i) => checkIceTransport(t, `iceTransports[${i}]`))).toEqual([]);
+    const sctp = (a as unknown as { sctpTransport: { sctp: Record<string, unknown> } }).sctpTransport.sctp;
+    expect(checkSctpCongestion(sctp, 'sctp')).toEqual([]);
+    // Nothing to re-check on a connected transport; stock werift is left alone by sctpPathRecovered.
+    expect(recheckFailedPairs(a)).toBe(0);
+    expect(sctpPathRecovered(a)).toBe(false);
+  });
+
+  it('werift SCTP never gives up during an outage: T3 expiry neither aborts, closes nor backs off the RTO', async () => {
+    const a = loopbackPc(false);
+    const b = loopbackPc(false);
+    await connect(a, b);
+    const sctp = (a as unknown as { sctpTransport: { sctp: Record<string, unknown> } }).sctpTransport.sctp;
+    const t3 = String(sctp['timer3Expired']);
+    expect(t3).toContain('retransmit');
+    for (const word of ['setState', 'abort', 'rto']) expect(t3).not.toContain(word);
+  });
+
+  it('sctp-path-reset restores slow start toward the peer window after a blackout collapsed ssthresh', async () => {
+    const a = loopbackPc(true);
+    const b = loopbackPc(true);
+    await connect(a, b);
+    const sctp = (a as unknown as { sctpTransport: { sctp: Record<string, number> } }).sctpTransport.sctp;
+    sctp['ssthresh'] = 4 * (sctp['maxPayloadSize'] as number);
+    sctp['cwnd'] = sctp['maxPayloadSize'] as number;
+    expect(sctpPathRecovered(a)).toBe(true);
+    expect(sctp['ssthresh']).toBeGreaterThanOrEqual(sctp['peerRwnd'] as number);
+    expect(sctp['cwnd']).toBe(3 * (sctp['maxPayloadSize'] as number));
   });
 });
 

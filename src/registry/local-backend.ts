@@ -3,6 +3,7 @@ import { type Logger, silentLogger } from '../log.ts';
 import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { PeerOptions } from '../webrtc/peer.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
+import { resolveIceRestartOptions } from './ice-restart.ts';
 import { LocalTube } from './local-tube.ts';
 import type { TubeRegistryOptions } from './registry.ts';
 import { Tube } from './tube.ts';
@@ -36,6 +37,7 @@ export class LocalBackend implements TubeBackend {
           onSignal: spec.onSignal,
           gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
           creationTimeoutMs: this.#creationTimeoutMs(),
+          iceRestart: resolveIceRestartOptions(this.#options.iceRestart),
           onClosed: () => this.#host.closed(handle),
         },
         spec.offerSdp === undefined ? 'server' : 'client',

@@ -111,6 +111,9 @@ export class LocalTube implements TubeHandle {
       avg_rtt_ms: s.rttMs ?? null,
       active_connections: s.activeConnections,
       frames_discarded: s.framesDiscarded,
+      connection_lost: this.tube.connectivityLost,
+      ice_restarts: this.tube.iceRestarts,
+      buffered_bytes: this.tube.bufferedBytes(),
     };
   }
 }

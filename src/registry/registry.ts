@@ -19,6 +19,7 @@ import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
+import type { IceRestartOptions } from './ice-restart.ts';
 import { LocalBackend } from './local-backend.ts';
 import type { SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
@@ -59,6 +60,11 @@ export interface TubeRegistryOptions {
   turnTimeoutMs?: number;
   /** TLS options for `turns:` servers (Node `tls.connect` options, e.g. `{ ca }` for a private CA). */
   turnTls?: TlsConnectionOptions;
+  /**
+   * Connection loss detection and automatic ICE restart for trickle-ICE tubes (docs/API.md "Connection loss
+   * and ICE restart"); every field optional, defaults for remote desktop users.
+   */
+  iceRestart?: Partial<IceRestartOptions>;
   /**
    * Version-guarded werift patches for data-channel throughput (src/webrtc/patches/). Default true (unless the
    * environment has TUBES_WERIFT_PATCHES=0); false runs stock werift.

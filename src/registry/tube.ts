@@ -21,6 +21,8 @@ import {
   type TurnOutcome,
 } from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
+import { type IceRestartOptions, RestartMachine } from './ice-restart.ts';
+import { watchNetwork } from './network-watch.ts';
 import type { SignalCallback, SignalKind } from './signals.ts';
 
 export type TubeStatus =
@@ -47,6 +49,8 @@ export interface TubeInit {
   gatherTimeoutMs: number;
   /** Closed with Timeout (and a `tube_closed` signal) when not connected by then; 0 = never. */
   creationTimeoutMs?: number | undefined;
+  /** Loss detection and automatic ICE restart (trickle ICE only; src/registry/ice-restart.ts). */
+  iceRestart?: IceRestartOptions | undefined;
   onClosed(tube: Tube): void;
 }
 
@@ -64,6 +68,19 @@ const PEER_STATE_NAMES: Record<PeerConnectionState, string> = {
   failed: 'Failed',
   closed: 'Closed',
 };
+
+/**
+ * Silence only means loss if the peer would have said something: an explicit, longer keepalive interval
+ * raises `lossAfterMs` to 2.5 intervals; keepalive off (0) leaves loss to werift's ICE states.
+ */
+function withKeepalive(
+  options: IceRestartOptions,
+  explicitIntervalMs: number | undefined,
+): IceRestartOptions {
+  const interval = explicitIntervalMs ?? options.keepaliveIntervalMs;
+  if (!(interval > 0)) return { ...options, lossAfterMs: Number.POSITIVE_INFINITY };
+  return { ...options, lossAfterMs: Math.max(options.lossAfterMs, Math.ceil(interval * 2.5)) };
+}
 
 export class Tube {
   readonly id: string;
@@ -86,6 +103,14 @@ export class Tube {
   #relayImpossible = false;
   #turnFailed = new Set<string>();
   #turnOk = false;
+  /** Automatic restarts and loss handling; undefined without trickle ICE or when turned off. */
+  readonly #restart: RestartMachine | undefined;
+  #restartStarted = false;
+  #unwatchNetwork: (() => void) | undefined;
+  /** Candidates gathered while a restart offer is being made go out after the offer. */
+  #heldCandidates: string[] | undefined;
+  /** A remote description is being applied: candidates wait until it is. */
+  #applying = 0;
 
   constructor(init: TubeInit, role: 'server' | 'client') {
     this.#init = init;
@@ -98,13 +123,36 @@ export class Tube {
       { ...init.peer, trickle: init.trickleIce },
       {
         candidate: (c) => {
-          if (this.trickleIce) this.#signal('icecandidate', c);
+          if (!this.trickleIce) return;
+          if (this.#heldCandidates) this.#heldCandidates.push(c);
+          else this.#signal('icecandidate', c);
         },
         connectionState: (s) => this.#peerState(s),
         dataChannel: (port) => this.#remoteDataChannel(port),
         turnOutcome: (o) => this.#turnOutcome(o),
+        iceState: (s) => {
+          this.#logger.debug({ state: s }, 'ICE connection state');
+          if (this.#restartStarted && !this.#closing) this.#restart?.iceState(s);
+        },
       },
     );
+    const restart = init.iceRestart;
+    this.#restart =
+      this.trickleIce && restart?.auto
+        ? new RestartMachine(withKeepalive(restart, init.limits?.keepaliveIntervalMs), {
+            initiator: role === 'server',
+            activityMarks: () => this.#activityMarks(),
+            report: (state) => this.#reportConnectivity(state),
+            restart: () => this.#autoRestartOffer(),
+            giveUp: (reason, why) => {
+              this.#logger.warn({ reason, why }, 'connection lost for good: closing the tube');
+              this.#status = 'failed';
+              this.#signal('connection_state_changed', 'failed');
+              void this.close(reason);
+            },
+            log: (event, data) => this.#logger.info(data, event),
+          })
+        : undefined;
     this.#status = 'connecting';
     const bound = init.creationTimeoutMs ?? 0;
     if (bound > 0) {
@@ -114,6 +162,67 @@ export class Tube {
       );
       this.#creationTimer.unref();
     }
+  }
+
+  /**
+   * Progress both ways: what arrived from the peer (SCTP cumulative TSN, plus channel messages as a fallback)
+   * and what the peer acknowledged of ours (the channels ping every second, so both move on an idle tube).
+   */
+  #activityMarks(): readonly number[] {
+    let received = this.#peer.receivedMark() ?? 0;
+    for (const { channel } of this.#channels.values()) received += channel.stats().messagesReceived;
+    return [received, this.#peer.acknowledgedMark() ?? Number.NaN];
+  }
+
+  #reportConnectivity(state: 'disconnected' | 'connected'): void {
+    if (this.#closing) return;
+    if (state === 'disconnected') this.#status = 'disconnected';
+    else {
+      this.#status = this.#readyAt !== undefined ? 'ready' : 'active';
+      this.#peer.pathRecovered();
+    }
+    this.#signal('connection_state_changed', state);
+  }
+
+  /** Automatic restart: new ICE credentials, the offer out as `ice_restart_offer`, then its candidates. */
+  async #autoRestartOffer(): Promise<void> {
+    if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
+    this.#heldCandidates = [];
+    try {
+      const sdp = await this.#peer.createOffer(true);
+      if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
+      this.#signal('ice_restart_offer', encodeSdpBase64(sdp));
+    } finally {
+      const held = this.#heldCandidates ?? [];
+      this.#heldCandidates = undefined;
+      for (const c of held) this.#signal('icecandidate', c);
+    }
+  }
+
+  /** Loss detection and the network watch start once the tube first connected. */
+  #startRestartMachine(): void {
+    if (!this.#restart || this.#restartStarted) return;
+    this.#restartStarted = true;
+    this.#restart.start();
+    const poll = this.#init.iceRestart?.networkPollMs ?? 0;
+    this.#unwatchNetwork = watchNetwork(poll, () => this.#restart?.networkChanged());
+  }
+
+  /** Restarts that brought connectivity back (automatic ones). */
+  get iceRestarts(): number {
+    return this.#restart?.restartsCompleted ?? 0;
+  }
+
+  /** True while connectivity is lost (between `disconnected` and `connected`/close). */
+  get connectivityLost(): boolean {
+    return this.#restart?.lost ?? false;
+  }
+
+  /** Bytes buffered toward the peer: data channel buffers plus what waits in the SCTP association. */
+  bufferedBytes(): number {
+    let total = this.#peer.sctpQueuedBytes();
+    for (const { port } of this.#channels.values()) total += port.bufferedAmount;
+    return total;
   }
 
   get status(): TubeStatus {
@@ -261,7 +370,13 @@ export class Tube {
         role,
         logger,
         verbose: isVerbose(),
-        limits: this.#init.limits,
+        limits: this.#restart
+          ? {
+              keepaliveIntervalMs: this.#init.iceRestart?.keepaliveIntervalMs,
+              keepaliveTimeoutMs: Number.MAX_SAFE_INTEGER,
+              ...this.#init.limits,
+            }
+          : this.#init.limits,
         extensions: this.#init.protocolExtensions !== false,
         fragmentation: this.#init.fragmentation === true,
         opener: role === 'client' ? mode.opener : undefined,
@@ -272,7 +387,10 @@ export class Tube {
             1,
           ),
         onOpen: () => this.#channelOpen(),
-        onPeerTimeout: () => void this.close(CloseConnectionReason.Timeout),
+        // With automatic restarts the restart machine decides when silence means the peer is gone.
+        onPeerTimeout: () => {
+          if (!this.#restart) void this.close(CloseConnectionReason.Timeout);
+        },
         onEnd: (outcome, reason) => this.#channelEnded(port.label, outcome, reason),
         onTransportClose: () => this.#transportClosed(port.label),
       }),
@@ -312,17 +430,47 @@ export class Tube {
   // ---- signalling -----------------------------------------------------------------------------------
 
   async setRemoteDescription(sdp: string, isAnswer: boolean): Promise<string | undefined> {
-    await this.#peer.setRemoteDescription(sdp, isAnswer ? 'answer' : 'offer');
-    this.#remoteSet = true;
-    await this.#flushCandidates();
-    if (isAnswer) return undefined;
+    if (!isAnswer && this.#peer.signalingState === 'have-local-offer' && this.#impolite()) {
+      // Glare: both sides offered. As in the perfect-negotiation pattern one side wins: the tube that made
+      // the original offer, when its peer is one of ours (which then rolls its own offer back and answers
+      // ours). With another peer (the original) we are the polite side: werift rolls our offer back.
+      throw new TubesError(
+        ErrorCode.WEBRTC,
+        'ICE restart glare: this tube has its own offer pending and keeps it (it made the original offer); ' +
+          'relay that offer to the peer instead',
+      );
+    }
+    // Candidates relayed while the description is being applied (an ICE restart clears werift's remote
+    // candidates when it takes effect) wait until it is.
+    this.#applying++;
+    try {
+      await this.#peer.setRemoteDescription(sdp, isAnswer ? 'answer' : 'offer');
+      this.#remoteSet = true;
+    } finally {
+      this.#applying--;
+    }
+    if (this.#applying === 0) await this.#flushCandidates();
+    if (isAnswer) {
+      this.#restart?.answered();
+      return undefined;
+    }
+    this.#restart?.remoteOffer();
     const answer = await this.#peer.createAnswer();
     return encodeSdpBase64(this.trickleIce ? answer : await this.#gathered('answer'));
   }
 
+  /** Wins glare: the original offerer, talking to a peer that answered our capability probe (one of ours). */
+  #impolite(): boolean {
+    if (this.role !== 'server') return false;
+    for (const { channel } of this.#channels.values()) {
+      if (channel.stats().peerCapabilities !== undefined) return true;
+    }
+    return false;
+  }
+
   async addIceCandidate(candidate: string): Promise<void> {
     if (candidate === '') return;
-    if (!this.#remoteSet) {
+    if (!this.#remoteSet || this.#applying > 0) {
       this.#pendingCandidates.push(candidate);
       return;
     }
@@ -386,8 +534,12 @@ export class Tube {
     switch (state) {
       case 'connected':
         clearTimeout(this.#creationTimer);
+        // After the first connect, recoveries are reported by the restart machine (werift does not
+        // report them reliably).
+        if (this.#restartStarted) return;
         if (this.#status !== 'ready') this.#status = 'active';
         this.#signal('connection_state_changed', 'connected');
+        this.#startRestartMachine();
         return;
       case 'disconnected':
         if (!this.trickleIce) {
@@ -397,6 +549,8 @@ export class Tube {
         }
         return;
       case 'failed':
+        // A connected tube with automatic restarts restarts instead (ICE state handler).
+        if (this.#restartStarted) return;
         if (!this.trickleIce) {
           this.#status = 'failed';
           this.#signal('connection_state_changed', 'failed');
@@ -445,6 +599,9 @@ export class Tube {
   async #close(reason: number): Promise<void> {
     this.#status = 'closed';
     clearTimeout(this.#creationTimer);
+    this.#restart?.stop();
+    this.#unwatchNetwork?.();
+    this.#unwatchNetwork = undefined;
     const entries = [...this.#channels.values()];
     for (const e of entries) {
       this.#signal(

@@ -15,6 +15,7 @@ import {
   turnGatheringUnavailable,
 } from './patches/ice-gathering.ts';
 import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
+import { sctpPathRecovered } from './patches/sctp-path-reset.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
@@ -61,6 +62,8 @@ export interface PeerHandlers {
   dataChannel(port: DataChannelPort): void;
   /** A TURN allocation succeeded or failed (one call per server and gathering pass). */
   turnOutcome?(outcome: TurnOutcome): void;
+  /** werift's ICE connection state (`checking`, `connected`, `completed`, `disconnected`, `failed`, …). */
+  iceState?(state: string): void;
 }
 
 /** The nominated ICE candidate pair, for diagnostics and tests. */
@@ -281,6 +284,9 @@ export class Peer {
       if (s === 'connected') tune();
       if (!this.#closed || s === 'closed') this.#handlers.connectionState(s);
     });
+    this.#pc.iceConnectionStateChange.subscribe((s) => {
+      if (!this.#closed) this.#handlers.iceState?.(s);
+    });
     this.#pc.onDataChannel.subscribe((dc) => {
       this.#handlers.dataChannel(new WeriftChannelPort(dc, this.#pc));
     });
@@ -328,12 +334,68 @@ export class Peer {
   }
 
   get connectionState(): PeerConnectionState {
-    return this.#pc.connectionState;
+    const state = this.#pc.connectionState;
+    // werift never moves the connection state back from failed/disconnected after an ICE restart
+    // reconnected; its ICE state does.
+    if ((state === 'failed' || state === 'disconnected') && this.iceConnectionState === 'connected')
+      return 'connected';
+    return state;
+  }
+
+  /** werift's aggregate ICE connection state (`completed` reads as `connected`). */
+  get iceConnectionState(): string {
+    const s = this.#pc.iceConnectionState;
+    return s === 'completed' ? 'connected' : s;
+  }
+
+  /**
+   * Loss detection marks, polled a few times a second (src/registry/ice-restart.ts): the SCTP association's
+   * cumulative TSN of what we received, and of what the peer acknowledged of ours. undefined before SCTP
+   * exists or when werift's association does not look as expected.
+   */
+  receivedMark(): number | undefined {
+    const v = this.#sctpField('lastReceivedTsn');
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  acknowledgedMark(): number | undefined {
+    const v = this.#sctpField('lastSackedTsn');
+    return typeof v === 'number' ? v : undefined;
+  }
+
+  #sctpField(name: string): unknown {
+    const assoc = (this.#pc.sctpTransport as unknown as { sctp?: Record<string, unknown> } | undefined)?.sctp;
+    return assoc?.[name];
+  }
+
+  /**
+   * The path works again after an outage: SCTP congestion control restarts as on a new path (patch
+   * `sctp-path-reset`; nothing without the werift patches).
+   */
+  pathRecovered(): void {
+    sctpPathRecovered(this.#pc);
+  }
+
+  /** Bytes waiting in the SCTP association (queued, or sent and not yet acknowledged). Diagnostics only. */
+  sctpQueuedBytes(): number {
+    const assoc = (this.#pc.sctpTransport as unknown as { sctp?: Record<string, unknown> } | undefined)?.sctp;
+    let total = 0;
+    for (const name of ['outboundQueue', 'sentQueue']) {
+      const q = assoc?.[name];
+      if (!Array.isArray(q)) continue;
+      for (const chunk of q as { userData?: { length: number } }[]) total += chunk.userData?.length ?? 0;
+    }
+    return total;
   }
 
   /** Names of the werift patches in force on this connection (src/webrtc/patches/; empty before connecting). */
   get weriftPatches(): string[] {
     return activeWeriftPatches(this.#pc);
+  }
+
+  /** `stable`, `have-local-offer`, … (an offer of ours waiting for its answer = `have-local-offer`). */
+  get signalingState(): string {
+    return this.#pc.signalingState;
   }
 
   get iceGatheringState(): 'new' | 'gathering' | 'complete' {
@@ -377,7 +439,11 @@ export class Peer {
       if (type === 'answer' && this.#restartPending) {
         this.#restartPending = false;
         this.#restartChecks();
-      } else if (type === 'offer' && restarted) this.#restartOnAnswer = true;
+      } else if (type === 'offer') {
+        // A pending offer of ours was rolled back by werift (an offer in have-local-offer): it is gone.
+        this.#restartPending = false;
+        if (restarted) this.#restartOnAnswer = true;
+      }
     } catch (err) {
       throw new TubesError(ErrorCode.WEBRTC, `Failed to set remote description: ${(err as Error).message}`, {
         cause: err,

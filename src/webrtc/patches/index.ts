@@ -13,8 +13,10 @@ import type { Logger } from '../../log.ts';
 import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
+import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
+import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
 import { weriftVersionAccepted } from './version.ts';
@@ -50,6 +52,8 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   sctpTransmitPatch,
   sctpDataReceivePatch,
   sctpInitRtoPatch,
+  iceRecheckPatch,
+  sctpPathResetPatch,
 ];
 
 export interface InstallOptions {
