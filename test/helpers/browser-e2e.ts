@@ -22,7 +22,7 @@ import { runCommand } from './peers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = path.join(ROOT, 'src/cli/tubes.ts');
-const TOKEN = 'browser-e2e-token';
+export const TOKEN = 'browser-e2e-token';
 export const CLIPBOARD_TEXT = 'Grüße 日本語 😀';
 
 // biome-ignore lint/suspicious/noExplicitAny: guacamole-common-js objects in the page are untyped
@@ -46,7 +46,9 @@ interface TapSession {
 }
 
 /** TCP relay in front of guacd recording both directions of every connection. */
-async function tap(targetPort: number): Promise<{ port: number; sessions: TapSession[]; close(): void }> {
+export async function tap(
+  targetPort: number,
+): Promise<{ port: number; sessions: TapSession[]; close(): void }> {
   const sessions: TapSession[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
@@ -85,13 +87,13 @@ async function tap(targetPort: number): Promise<{ port: number; sessions: TapSes
 
 const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');
 
-interface Gateway {
+export interface Gateway {
   child: ChildProcess;
   web: string;
   log: Record<string, unknown>[];
 }
 
-async function startGateway(protocol: string, guacdPort: number, params: string[]): Promise<Gateway> {
+export async function startGateway(protocol: string, guacdPort: number, params: string[]): Promise<Gateway> {
   const flags = process.features.typescript ? [] : ['--experimental-strip-types'];
   const args = [
     ...flags,
