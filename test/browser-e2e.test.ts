@@ -7,6 +7,8 @@
  * - reload: the old tube is closed on the gateway within 5 s (and its guacd connection), a new session works;
  * - telnet: keys typed in the page create a file on the host; clipboard "Grüße 日本語 😀" set in the page
  *   arrives intact (in guacd's terminal and in the file), and a selection in the terminal comes back to the page;
+ * - one tube, two connections (two Guacamole sessions), keepalive RTT and capabilities in the page;
+ * - close reasons: guacd's error code and the tube's GuacdError reach the page;
  * - hot-path parity: the same fixtures through the JS, Wasm and Wasm SIMD engines in Chromium agree with Node.
  * Skips loudly when Chromium, playwright-core, root (for `unshare -n`) or the guacd peers are missing.
  */
@@ -121,6 +123,39 @@ describe.skipIf(skip)('browser end of a tube: Chromium ↔ tubes gateway --web �
     expect(r['clipboardAtGuacd']).toBe('Grüße 日本語 😀');
     expect(r['clipboardFile']).toBe('Grüße 日本語 😀\n');
     expect(r['clipboardFromGuacd']).toContain('Grüße 日本語 😀');
+  });
+
+  it('one tube, two connections: both sessions stream, closing one keeps the other; RTT and capabilities', () => {
+    const r = results.get('multi') as Result;
+    expect(r).toBeDefined();
+    expect(r['connNos']).toEqual([1, 2]);
+    expect(r['openBoth']).toBe(2);
+    expect(r['openAfter']).toBe(1);
+    expect(r['secondState']).toBe(2); // Guacamole.Tunnel.State.CLOSED
+    expect(r['secondClose']).toMatchObject({ reason: 0, name: 'Normal', initiator: 'local' });
+    expect(r['firstState']).toBe(1); // OPEN
+    expect(r['firstSyncsAfter']).toBeGreaterThanOrEqual(1);
+    expect(r['tubeState']).toBe('open');
+    expect(r['peerCapabilities']).toBe(3); // the gateway answered the probe: flow control + UDP relay
+    expect(r['rttMs']).toBeGreaterThanOrEqual(0);
+    expect(r['closeInfo']).toMatchObject({ reason: 0, initiator: 'local' });
+  });
+
+  it('close reasons reach the page: guacd unreachable → tunnel onerror 0x0207 from ConnectionFailed; VNC down → 519', () => {
+    const r = results.get('error') as Result;
+    expect(r).toBeDefined();
+    const unreachable = r['guacdUnreachable'] as Result;
+    expect(unreachable['tunnelError']).toMatchObject({ code: 0x0207 });
+    expect(unreachable['connectionClose']).toMatchObject({
+      reason: 10,
+      name: 'ConnectionFailed',
+      initiator: 'remote',
+      isRetryable: true,
+    });
+    expect(String((unreachable['connectionClose'] as Result)['message'])).toMatch(/ECONNREFUSED/);
+    const vncDown = r['vncDown'] as Result;
+    expect(vncDown['clientError']).toMatchObject({ code: 519 }); // guacd's error instruction
+    expect(vncDown['status']).toMatch(/^error 0x0207/);
   });
 
   it('hot-path parity in Chromium: JS, Wasm and Wasm SIMD agree with each other and with Node', () => {

@@ -114,6 +114,8 @@ export class TubeTunnel {
   connection: TubeConnection | undefined;
   /** Instructions delivered so far. */
   instructions = 0;
+  /** How the last session's connection ended (the tube's close reason, as the page sees it). */
+  lastClose: CloseInfo | undefined;
   readonly #options: TubeTunnelOptions;
   #scanner: GuacamoleScanner | undefined;
   #lastReceive = 0;
@@ -208,11 +210,11 @@ export class TubeTunnel {
       }
     };
     conn.onclose = (info) => {
+      this.lastClose = info;
       if (this.connection !== conn) return;
       const code = guacStatusForClose(info);
       this.#close(code === GuacStatus.SUCCESS ? undefined : this.#status(code, describe(info)));
     };
-    tube.onclose = (info) => conn.ended(info);
     this.#watch = setInterval(() => {
       const idle = Date.now() - this.#lastReceive;
       if (idle >= this.receiveTimeout) {

@@ -229,6 +229,8 @@ export class BrowserTube {
   #rxSinceTick = 0;
   #silentMs = 0;
   #congested = false;
+  /** Set by close(): the peer may end the transport before we finish; the tube still closed on our word. */
+  #closing: CloseInfo | undefined;
   #settle: { resolve: () => void; reject: (e: Error) => void };
   readonly #startedAt = Date.now();
 
@@ -344,7 +346,9 @@ export class BrowserTube {
    * the peer learns the reason, then (once sent, ≤ 800 ms) the data channel and the peer connection.
    */
   async close(reason: number = CloseConnectionReason.Normal, message?: string): Promise<void> {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.#closing !== undefined) return;
+    const info = closeInfo(reason, message, 'local');
+    this.#closing = info;
     const open = this.channel.readyState === 'open';
     for (const conn of [...this.#connections.values()]) conn.close(CloseConnectionReason.Normal);
     if (open) {
@@ -354,7 +358,7 @@ export class BrowserTube {
         await new Promise((r) => setTimeout(r, 10));
       }
     }
-    this.#finish(closeInfo(reason, message, 'local'));
+    this.#finish(info);
   }
 
   /** @internal Sends one data payload as frames of at most maxDataPayload bytes. */
@@ -469,7 +473,7 @@ export class BrowserTube {
         this.#connections.get(msg.connNo)?.opening();
         return;
       case 'close':
-        if (msg.connNo === 0) this.#finish(closeInfo(msg.reason, msg.message, 'remote'));
+        if (msg.connNo === 0) this.#finish(this.#closing ?? closeInfo(msg.reason, msg.message, 'remote'));
         else this.#connections.get(msg.connNo)?.ended(closeInfo(msg.reason, msg.message, 'remote'));
         return;
       case 'eof':
@@ -506,7 +510,7 @@ export class BrowserTube {
 
   #lost(why: string): void {
     if (this.state === 'closed') return;
-    this.#finish(closeInfo(CloseConnectionReason.ConnectionLost, why, 'transport'));
+    this.#finish(this.#closing ?? closeInfo(CloseConnectionReason.ConnectionLost, why, 'transport'));
   }
 
   #finish(info: CloseInfo): void {

@@ -529,6 +529,120 @@ async function parityScenario(context: BrowserContext, web: string): Promise<voi
   await page.close();
 }
 
+/**
+ * One tube, two connections (two Guacamole sessions through one data channel): both stream; closing the
+ * second leaves the first running; keepalive RTT and the gateway's capabilities reach the page.
+ */
+async function multiScenario(context: BrowserContext, web: string): Promise<void> {
+  const page = await context.newPage();
+  await page.goto(web, { waitUntil: 'load' });
+  const r = await page.evaluate(async (token) => {
+    const w = globalThis as PageAny;
+    const { tubes, Guacamole: G } = w;
+    const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
+    const until = async (pred: () => boolean, ms: number, what: string) => {
+      const t0 = Date.now();
+      while (!pred()) {
+        if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
+        await sleep(50);
+      }
+    };
+    const session = await tubes.connectToGateway({ url: '/tubes', token });
+    await session.tube.opened;
+    const open = () => {
+      const tunnel = new tubes.TubeTunnel({ tube: session.tube, Guacamole: G, closeTubeOnDisconnect: false });
+      const client = new G.Client(tunnel);
+      const s = { tunnel, client, syncs: 0 };
+      client.onsync = () => {
+        s.syncs++;
+      };
+      client.connect();
+      return s;
+    };
+    const a = open();
+    await until(() => a.syncs > 0, 15_000, 'first session syncs');
+    const b = open();
+    await until(() => b.syncs > 0, 15_000, 'second session syncs');
+    const connNos = [a.tunnel.connection.connNo, b.tunnel.connection.connNo];
+    const openBoth = session.tube.connections.length;
+    b.client.disconnect();
+    const aBefore = a.syncs;
+    await sleep(2_500);
+    await until(() => session.tube.rttMs !== undefined, 8_000, 'keepalive RTT');
+    const result = {
+      connNos,
+      openBoth,
+      openAfter: session.tube.connections.length,
+      secondState: b.tunnel.state,
+      secondClose: b.tunnel.lastClose ?? null,
+      firstSyncsAfter: a.syncs - aBefore,
+      firstState: a.tunnel.state,
+      tubeState: session.tube.state,
+      peerCapabilities: session.tube.peerCapabilities,
+      rttMs: session.tube.rttMs,
+      conversationId: session.tube.conversationId,
+    };
+    a.client.disconnect();
+    await session.close();
+    return { ...result, closeInfo: session.tube.closeInfo };
+  }, TOKEN);
+  console.log(JSON.stringify({ scenario: 'multi', ...r }));
+  await page.close();
+}
+
+/**
+ * Close reasons reach the page. guacd unreachable: the gateway's CloseConnection(conn, ConnectionFailed) becomes
+ * the tunnel's onerror (UPSTREAM_NOT_FOUND) with the reason on the connection. guacd up but the VNC server
+ * down: guacd's own `error` instruction (519) reaches Guacamole.Client.
+ */
+async function errorScenario(context: BrowserContext, guacdPort: number): Promise<void> {
+  const deadPort = async () => {
+    const s = net.createServer();
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    const port = (s.address() as net.AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  };
+  const run = async (gw: Gateway, what: 'tunnelError' | 'error') => {
+    const page = await context.newPage();
+    await page.goto(gw.web, { waitUntil: 'load' });
+    await page.fill('#token', TOKEN);
+    await page.click('#connect');
+    await waitFor(
+      async () => page.evaluate((k) => (globalThis as PageAny).tubesApp.state[k] !== undefined, what),
+      15_000,
+      what,
+    ).catch(() => {});
+    const r = await page.evaluate(() => {
+      const s = (globalThis as PageAny).tubesApp.state;
+      return {
+        status: s.status as string,
+        clientError: s.error ?? null,
+        tunnelError: s.tunnelError ?? null,
+        connectionClose: s.tunnel?.lastClose ?? null,
+      };
+    });
+    await page.close();
+    return r;
+  };
+  const noGuacd = await startGateway('vnc', await deadPort(), ['hostname=127.0.0.1', 'port=5900']);
+  let unreachable: unknown;
+  try {
+    unreachable = await run(noGuacd, 'tunnelError');
+  } finally {
+    noGuacd.child.kill('SIGTERM');
+    await new Promise((r) => noGuacd.child.once('exit', r));
+  }
+  const noVnc = await startGateway('vnc', guacdPort, ['hostname=127.0.0.1', `port=${await deadPort()}`]);
+  try {
+    const vncDown = await run(noVnc, 'error');
+    console.log(JSON.stringify({ scenario: 'error', guacdUnreachable: unreachable, vncDown }));
+  } finally {
+    noVnc.child.kill('SIGTERM');
+    await new Promise((r) => noVnc.child.once('exit', r));
+  }
+}
+
 interface Ports {
   guacd_port: number;
   vnc_port: number;
@@ -569,11 +683,13 @@ async function main(): Promise<void> {
     const only = process.env['BROWSER_E2E_ONLY'];
     if (!only || only === 'vnc') await vncScenarios(context, ports, artifacts);
     if (!only || only === 'telnet') await telnetScenario(context, ports);
+    if (!only || only === 'error') await errorScenario(context, ports.guacd_port);
     if (!only || only === 'parity') {
       const t = await tap(ports.guacd_port);
       const gw = await startGateway('vnc', t.port, ['hostname=127.0.0.1', `port=${ports.vnc_port}`]);
       try {
         await parityScenario(context, gw.web);
+        await multiScenario(context, gw.web);
       } finally {
         gw.child.kill('SIGTERM');
         t.close();

@@ -41,6 +41,7 @@ const state = {
   client: undefined as Any,
   status: 'idle',
   error: undefined as { code: number; message: string } | undefined,
+  tunnelError: undefined as { code: number; message: string } | undefined,
   syncs: 0,
   sizesSent: 0,
   clipboardIn: '',
@@ -60,6 +61,7 @@ function displaySize(): { width: number; height: number } {
 async function connect(token: string): Promise<void> {
   await disconnect();
   state.error = undefined;
+  state.tunnelError = undefined;
   show('signalling…');
   const session = await tubes.connectToGateway({ url: '/tubes', token });
   state.session = session;
@@ -70,6 +72,7 @@ async function connect(token: string): Promise<void> {
   const tunnel = new tubes.TubeTunnel({ tube: session.tube, Guacamole: G, closeTubeOnDisconnect: true });
   state.tunnel = tunnel;
   tunnel.onerror = (s) => {
+    state.tunnelError = { code: s.code, message: s.message };
     state.error = { code: s.code, message: s.message };
     show(`error 0x${s.code.toString(16).padStart(4, '0')}: ${s.message}`);
   };
