@@ -91,7 +91,10 @@ export interface TubeTunnelOptions {
   Guacamole?: GuacamoleNamespace;
   /** Close the whole tube on disconnect (default: true when the tube came from a function). */
   closeTubeOnDisconnect?: boolean;
-  /** Engine of the instruction scanner (default auto). */
+  /**
+   * Engine of the instruction scanner. Default `wasm-simd` (falling back to wasm, then JS): in Chromium it
+   * decodes guacd output fastest, and `auto`'s crossovers are Node's (docs/PERFORMANCE.md, "Browser").
+   */
   engine?: 'auto' | 'js' | 'wasm' | 'wasm-simd';
 }
 
@@ -182,9 +185,7 @@ export class TubeTunnel {
       return;
     }
     this.tube = tube;
-    const scanner = new GuacamoleScanner(
-      this.#options.engine !== undefined ? { engine: this.#options.engine } : {},
-    );
+    const scanner = new GuacamoleScanner({ engine: this.#options.engine ?? 'wasm-simd' });
     this.#scanner = scanner;
     const conn = tube.openConnection();
     this.connection = conn;

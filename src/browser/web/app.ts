@@ -152,7 +152,7 @@ function refreshStats(): void {
   const tube = state.session?.tube;
   const parts = [
     tube?.rttMs !== undefined ? `RTT ${tube.rttMs} ms` : 'RTT –',
-    `engine ${tubes.engine()}`,
+    `engine ${state.tunnel?.engine ?? tubes.engine()}`,
     `syncs ${state.syncs}`,
   ];
   $('latency').textContent = parts.join(' · ');
