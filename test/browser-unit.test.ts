@@ -41,7 +41,6 @@ describe('platform seam: the browser implementation agrees with the Node one', (
       }),
     );
     expect(web.allocBytes(5)).toBeInstanceOf(Uint8Array);
-    expect(web.PREFER_SHARED_WASM_MEMORY).toBe(false);
   });
 });
 

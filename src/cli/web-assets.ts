@@ -4,7 +4,7 @@
  * signalling server: it answers GET/HEAD for the page's few files and leaves every other path alone.
  *
  * The page is same-origin with /tubes (no CORS anywhere); it is served cross-origin isolated (COOP/COEP) so
- * the shared-memory Wasm engine loads, with a CSP that allows only this origin (and Wasm compilation).
+ * the Wasm engines (they need a shared memory) load, with a CSP that allows only this origin (and Wasm compilation).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
