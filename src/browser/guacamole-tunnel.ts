@@ -8,6 +8,9 @@ import { encodeInstructionBytes, GuacamoleScanner } from '../hotpath/index.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import type { BrowserTube, CloseInfo, TubeConnection } from './tube.ts';
 
+/** How long a tunnel ended by the server waits for the peer's tube close before closing the tube itself. */
+const SERVER_CLOSE_GRACE_MS = 1_000;
+
 /** Guacamole.Tunnel.State values. */
 export const TunnelState = { CONNECTING: 0, OPEN: 1, CLOSED: 2, UNSTABLE: 3 } as const;
 
@@ -124,6 +127,8 @@ export class TubeTunnel {
   #lastReceive = 0;
   #watch: ReturnType<typeof setInterval> | undefined;
   #generation = 0;
+  /** The server ended the session (`disconnect` or `error`): the peer's close reason is on its way. */
+  #serverEnded = false;
 
   constructor(options: TubeTunnelOptions) {
     this.#options = options;
@@ -187,6 +192,7 @@ export class TubeTunnel {
     this.tube = tube;
     const scanner = new GuacamoleScanner({ engine: this.#options.engine ?? 'wasm-simd' });
     this.#scanner = scanner;
+    this.#serverEnded = false;
     const conn = tube.openConnection();
     this.connection = conn;
     this.setUUID(`${tube.conversationId}/${conn.connNo}`);
@@ -204,6 +210,7 @@ export class TubeTunnel {
           if (args.length === 1 && args[0] !== undefined) this.setUUID(args[0]);
           continue;
         }
+        if (opcode === 'disconnect' || opcode === 'error') this.#serverEnded = true;
         this.oninstruction?.(opcode, args);
       }
       if (batch.error && this.connection === conn) {
@@ -244,7 +251,12 @@ export class TubeTunnel {
     this.#scanner = undefined;
     if (conn && conn.state !== 'closed') conn.close(CloseConnectionReason.Normal);
     const closeTube = this.#options.closeTubeOnDisconnect ?? typeof this.#options.tube === 'function';
-    if (tube && closeTube) void tube.close();
+    if (tube && closeTube) {
+      // Ended by the server: give the gateway a moment to send the tube's reason (AdminClosed, GuacdError …)
+      // so the page can show it, then close the tube ourselves if it is still up.
+      if (this.#serverEnded) setTimeout(() => void tube.close(), SERVER_CLOSE_GRACE_MS);
+      else void tube.close();
+    }
     if (this.state === TunnelState.CLOSED) return;
     if (status && status.code !== GuacStatus.SUCCESS) this.onerror?.(status);
     this.setState(TunnelState.CLOSED);

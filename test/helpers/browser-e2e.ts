@@ -16,6 +16,13 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { encodeFrame, FrameDecoder, GuacamoleScanner } from '../../src/hotpath/index.ts';
+import { Capability, capabilityAnswerBody, capabilityProbeBody } from '../../src/protocol/capabilities.ts';
+import {
+  encodeCloseConnection,
+  encodeOpenConnection,
+  encodePing,
+  encodePong,
+} from '../../src/protocol/control.ts';
 import { GOLDEN_FRAMES, guacdSample, hex } from '../hotpath-helpers.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from './interop-chromium.ts';
 import { runCommand } from './peers.ts';
@@ -27,6 +34,8 @@ export const CLIPBOARD_TEXT = 'Grüße 日本語 😀';
 
 // biome-ignore lint/suspicious/noExplicitAny: guacamole-common-js objects in the page are untyped
 type PageAny = any;
+
+const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -547,6 +556,17 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
         await sleep(50);
       }
     };
+    // every control frame (conn 0) the page sends, as bytes on the wire
+    const sent: string[] = [];
+    const proto = w.RTCDataChannel.prototype;
+    const send = proto.send;
+    proto.send = function (this: unknown, d: Uint8Array) {
+      const u = d instanceof Uint8Array ? d : new Uint8Array(d as ArrayBuffer);
+      if (sent.length < 200 && u[0] === 0 && u[1] === 0 && u[2] === 0 && u[3] === 0) {
+        sent.push(Array.from(u, (x) => x.toString(16).padStart(2, '0')).join(''));
+      }
+      return send.call(this, d);
+    };
     const session = await tubes.connectToGateway({ url: '/tubes', token });
     await session.tube.opened;
     const open = () => {
@@ -584,9 +604,43 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
     };
     a.client.disconnect();
     await session.close();
-    return { ...result, closeInfo: session.tube.closeInfo };
+    proto.send = send;
+    return { ...result, closeInfo: session.tube.closeInfo, sent };
   }, TOKEN);
-  console.log(JSON.stringify({ scenario: 'multi', ...r }));
+  // the same control messages encoded by the Node side's modules (timestamps aside)
+  const expected = new Map<string, string>([
+    ['probe Ping', hexOf(encodePing(0, capabilityProbeBody()))],
+    ['capability Pong', hexOf(encodePong(0, capabilityAnswerBody(Capability.FlowControl)))],
+    ['OpenConnection 1', hexOf(encodeOpenConnection(1))],
+    ['OpenConnection 2', hexOf(encodeOpenConnection(2))],
+    ['CloseConnection 2 Normal', hexOf(encodeCloseConnection(2, 0))],
+    ['CloseConnection 1 Normal', hexOf(encodeCloseConnection(1, 0))],
+    ['CloseConnection 0 Normal', hexOf(encodeCloseConnection(0, 0))],
+  ]);
+  const seen: string[] = [];
+  const unmatched: string[] = [];
+  let keepalives = 0;
+  let echoes = 0;
+  for (const frame of r.sent) {
+    const b = Buffer.from(frame, 'hex');
+    const length = b.readUInt32BE(12);
+    const payload = b.subarray(16, 16 + length).toString('hex');
+    const wellFormed = b.length === 17 + length && b[16 + length] === 0x3b;
+    const name = [...expected].find(([, hex]) => hex === payload)?.[0];
+    if (wellFormed && name) seen.push(name);
+    else if (wellFormed && payload.startsWith('000100000000') && length === 14) keepalives++;
+    else if (wellFormed && payload.startsWith('000200000000') && length === 14)
+      echoes++; // the gateway's pings
+    else unmatched.push(frame);
+  }
+  const { sent: _sent, ...rest } = r;
+  console.log(
+    JSON.stringify({
+      scenario: 'multi',
+      ...rest,
+      wire: { frames: r.sent.length, seen, keepalives, echoes, unmatched, expected: [...expected.keys()] },
+    }),
+  );
   await page.close();
 }
 
@@ -595,7 +649,7 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
  * the tunnel's onerror (UPSTREAM_NOT_FOUND) with the reason on the connection. guacd up but the VNC server
  * down: guacd's own `error` instruction (519) reaches Guacamole.Client.
  */
-async function errorScenario(context: BrowserContext, guacdPort: number): Promise<void> {
+async function errorScenario(context: BrowserContext, guacdPort: number, vncPort: number): Promise<void> {
   const deadPort = async () => {
     const s = net.createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
@@ -620,6 +674,7 @@ async function errorScenario(context: BrowserContext, guacdPort: number): Promis
         clientError: s.error ?? null,
         tunnelError: s.tunnelError ?? null,
         connectionClose: s.tunnel?.lastClose ?? null,
+        lastOpcodes: s.lastOpcodes,
       };
     });
     await page.close();
@@ -634,13 +689,34 @@ async function errorScenario(context: BrowserContext, guacdPort: number): Promis
     await new Promise((r) => noGuacd.child.once('exit', r));
   }
   const noVnc = await startGateway('vnc', guacdPort, ['hostname=127.0.0.1', `port=${await deadPort()}`]);
+  let vncDown: unknown;
   try {
-    const vncDown = await run(noVnc, 'error');
-    console.log(JSON.stringify({ scenario: 'error', guacdUnreachable: unreachable, vncDown }));
+    vncDown = await run(noVnc, 'error');
   } finally {
     noVnc.child.kill('SIGTERM');
     await new Promise((r) => noVnc.child.once('exit', r));
   }
+  // the gateway is stopped under a live session: the page learns AdminClosed from the tube
+  const live = await startGateway('vnc', guacdPort, ['hostname=127.0.0.1', `port=${vncPort}`]);
+  const page = await context.newPage();
+  let adminClosed: unknown;
+  try {
+    await connectPage(page, live.web);
+    live.child.kill('SIGTERM');
+    await waitFor(
+      async () => page.evaluate(() => (globalThis as PageAny).tubesApp.state.lastCloseInfo !== undefined),
+      10_000,
+      'tube closed by the stopping gateway',
+    ).catch(() => {});
+    adminClosed = await page.evaluate(() => {
+      const s = (globalThis as PageAny).tubesApp.state;
+      return { status: s.status as string, tubeClose: s.lastCloseInfo ?? null };
+    });
+  } finally {
+    await page.close();
+    if (live.child.exitCode === null) live.child.kill('SIGKILL');
+  }
+  console.log(JSON.stringify({ scenario: 'error', guacdUnreachable: unreachable, vncDown, adminClosed }));
 }
 
 interface Ports {
@@ -683,7 +759,7 @@ async function main(): Promise<void> {
     const only = process.env['BROWSER_E2E_ONLY'];
     if (!only || only === 'vnc') await vncScenarios(context, ports, artifacts);
     if (!only || only === 'telnet') await telnetScenario(context, ports);
-    if (!only || only === 'error') await errorScenario(context, ports.guacd_port);
+    if (!only || only === 'error') await errorScenario(context, ports.guacd_port, ports.vnc_port);
     if (!only || only === 'parity') {
       const t = await tap(ports.guacd_port);
       const gw = await startGateway('vnc', t.port, ['hostname=127.0.0.1', `port=${ports.vnc_port}`]);

@@ -45,6 +45,8 @@ const state = {
   syncs: 0,
   sizesSent: 0,
   clipboardIn: '',
+  /** The last opcodes received (for scripts and tests). */
+  lastOpcodes: [] as string[],
   lastCloseInfo: undefined as tubes.CloseInfo | undefined,
 };
 
@@ -68,6 +70,9 @@ async function connect(token: string): Promise<void> {
   session.deleteOnPageHide();
   session.tube.onclose = (info) => {
     state.lastCloseInfo = info;
+    if (info.reason !== 0 && state.error === undefined) {
+      show(`closed: ${info.name} (${info.reason})${info.message ? `: ${info.message}` : ''}`);
+    }
   };
   const tunnel = new tubes.TubeTunnel({ tube: session.tube, Guacamole: G, closeTubeOnDisconnect: true });
   state.tunnel = tunnel;
@@ -78,6 +83,12 @@ async function connect(token: string): Promise<void> {
   };
   const client = new G.Client(tunnel);
   state.client = client;
+  const handle = tunnel.oninstruction;
+  state.lastOpcodes = [];
+  tunnel.oninstruction = (opcode, args) => {
+    if (state.lastOpcodes.push(opcode) > 16) state.lastOpcodes.shift();
+    handle?.(opcode, args);
+  };
   const display = $('display');
   display.replaceChildren();
   display.appendChild(client.getDisplay().getElement());
