@@ -125,7 +125,7 @@ describe.skipIf(skip)('browser end of a tube: Chromium ↔ tubes gateway --web �
     expect(r['clipboardFromGuacd']).toContain('Grüße 日本語 😀');
   });
 
-  it('one tube, two connections: both sessions stream, closing one keeps the other; RTT and capabilities', () => {
+  it('one tube, two connections: both stream, closing one keeps the other; flow control, RTT, capabilities, wire bytes', () => {
     const r = results.get('multi') as Result;
     expect(r).toBeDefined();
     expect(r['connNos']).toEqual([1, 2]);
@@ -138,6 +138,9 @@ describe.skipIf(skip)('browser end of a tube: Chromium ↔ tubes gateway --web �
     expect(r['tubeState']).toBe('open');
     expect(r['peerCapabilities']).toBe(3); // the gateway answered the probe: flow control + UDP relay
     expect(r['rttMs']).toBeGreaterThanOrEqual(0);
+    // FlowPause from the page stops that session's stream (xclock redraws every second), FlowResume restarts it
+    expect(r['flow']).toMatchObject({ paused: true, resumed: true, syncsWhilePaused: 0 });
+    expect((r['flow'] as Result)['syncsAfterResume']).toBeGreaterThanOrEqual(1);
     expect(r['closeInfo']).toMatchObject({ reason: 0, initiator: 'local' });
     // every control frame the page sent is byte for byte what the Node side's encoders make (timestamps aside)
     const wire = r['wire'] as { seen: string[]; keepalives: number; unmatched: string[]; expected: string[] };

@@ -19,6 +19,8 @@ import { encodeFrame, FrameDecoder, GuacamoleScanner } from '../../src/hotpath/i
 import { Capability, capabilityAnswerBody, capabilityProbeBody } from '../../src/protocol/capabilities.ts';
 import {
   encodeCloseConnection,
+  encodeFlowPause,
+  encodeFlowResume,
   encodeOpenConnection,
   encodePing,
   encodePong,
@@ -589,6 +591,16 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
     const aBefore = a.syncs;
     await sleep(2_500);
     await until(() => session.tube.rttMs !== undefined, 8_000, 'keepalive RTT');
+    // flow control: FlowPause stops the gateway reading guacd for this connection, FlowResume restarts it
+    const conn = a.tunnel.connection;
+    const paused = conn.setReceivePaused(true);
+    await sleep(700); // what was in flight
+    const atPause = a.syncs;
+    await sleep(3_000);
+    const syncsWhilePaused = a.syncs - atPause;
+    const resumed = conn.setReceivePaused(false);
+    const atResume = a.syncs;
+    await until(() => a.syncs > atResume, 10_000, 'syncs after FlowResume');
     const result = {
       connNos,
       openBoth,
@@ -600,6 +612,7 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
       tubeState: session.tube.state,
       peerCapabilities: session.tube.peerCapabilities,
       rttMs: session.tube.rttMs,
+      flow: { paused, resumed, syncsWhilePaused, syncsAfterResume: a.syncs - atResume },
       conversationId: session.tube.conversationId,
     };
     a.client.disconnect();
@@ -616,6 +629,8 @@ async function multiScenario(context: BrowserContext, web: string): Promise<void
     ['CloseConnection 2 Normal', hexOf(encodeCloseConnection(2, 0))],
     ['CloseConnection 1 Normal', hexOf(encodeCloseConnection(1, 0))],
     ['CloseConnection 0 Normal', hexOf(encodeCloseConnection(0, 0))],
+    ['FlowPause 1', hexOf(encodeFlowPause(1))],
+    ['FlowResume 1', hexOf(encodeFlowResume(1))],
   ]);
   const seen: string[] = [];
   const unmatched: string[] = [];
