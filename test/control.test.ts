@@ -33,10 +33,10 @@ import {
 
 const TS = 1700000000000;
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s|]/g, ''), 'hex');
-const frame = (payload: Buffer): string => encodeFrame(0, payload, TS).toString('hex');
+const frame = (payload: Uint8Array): string => encodeFrame(0, payload, TS).toString('hex');
 
 describe("control frames: the original's worked examples", () => {
-  const cases: [string, Buffer, string][] = [
+  const cases: [string, Uint8Array, string][] = [
     ['Ping (basic)', encodePing(0), '00000000 | 0000018bcfe56800 | 00000006 | 0001 00000000 | 3b'],
     ['Pong reply', encodePong(0), '00000000 | 0000018bcfe56800 | 00000006 | 0002 00000000 | 3b'],
     [

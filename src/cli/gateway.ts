@@ -28,6 +28,7 @@ import {
 } from './cli-common.ts';
 import { SignallingServer } from './signalling-server.ts';
 import { decodeToken, encodeToken } from './stdio-token.ts';
+import { defaultWebRoot, webAssets } from './web-assets.ts';
 
 export const GATEWAY_HELP = `Usage: tubes gateway <service> [options]
 
@@ -41,6 +42,7 @@ Service (exactly one):
   --guacd <host:port>        Drive this guacd for each connection
     --protocol <name>        rdp | vnc | ssh | telnet | … (required with --guacd)
     --param <key=value>      A guacd connection parameter (repeatable), e.g. hostname=10.0.0.5
+    --web                    Also serve a remote-desktop page at / (HTTP signalling only; docs/BROWSER.md)
 
 Signalling:
   --signal <http|stdio>      http (default): WHIP-shaped HTTP API at /tubes; stdio: one-line tokens
@@ -70,6 +72,7 @@ const OPTIONS = {
   guacd: { type: 'string' },
   protocol: { type: 'string' },
   param: { type: 'string', multiple: true },
+  web: { type: 'boolean' },
   signal: { type: 'string' },
   listen: { type: 'string' },
   token: { type: 'string', multiple: true },
@@ -150,6 +153,11 @@ export async function gateway(args: string[]): Promise<number> {
   const service = gatewayService(values);
   const mode = values.signal ?? 'http';
   if (mode !== 'http' && mode !== 'stdio') throw new UsageError('--signal must be http or stdio');
+  if (values.web && (service.service !== 'guacd' || mode !== 'http'))
+    throw new UsageError('--web needs --guacd and HTTP signalling (the page is a remote desktop)');
+  const webRoot = values.web ? defaultWebRoot() : undefined;
+  if (values.web && webRoot === undefined)
+    throw new UsageError('--web: the page is not built (npm run build writes dist/browser/web)');
   const logger = cliLogger(values['log-level'] ?? 'info');
   const registry = new TubeRegistry(registryOptions(values, logger));
   // Settings are checked once, before anything listens (a bad --protocol is a usage error).
@@ -162,7 +170,7 @@ export async function gateway(args: string[]): Promise<number> {
     throw new UsageError((err as Error).message);
   }
   if (mode === 'stdio') return stdioGateway(registry, service, logger);
-  return httpGateway(registry, service, logger, values);
+  return httpGateway(registry, service, logger, { ...values, webRoot });
 }
 
 async function httpGateway(
@@ -177,6 +185,7 @@ async function httpGateway(
     'max-sessions-per-token'?: string | undefined;
     'max-sessions-per-address'?: string | undefined;
     'max-body'?: string | undefined;
+    webRoot?: string | undefined;
   },
 ): Promise<number> {
   const listen = parseHostPort(values.listen ?? '127.0.0.1:7480', '--listen', true);
@@ -195,13 +204,19 @@ async function httpGateway(
     maxSessionsPerAddress: positiveInt('max-sessions-per-address', values['max-sessions-per-address'], 16),
     maxBodyBytes: positiveInt('max-body', values['max-body'], 64 * 1024),
   });
+  const web = values.webRoot !== undefined ? webAssets(values.webRoot) : undefined;
+  const handle: http.RequestListener = web
+    ? (req, res) => {
+        if (!web(req, res)) signalling.handle(req, res);
+      }
+    : signalling.handle;
   const tls = values.cert !== undefined;
   const server = tls
     ? https.createServer(
         { cert: readFileSync(values.cert as string), key: readFileSync(values.key as string) },
-        signalling.handle,
+        handle,
       )
-    : http.createServer(signalling.handle);
+    : http.createServer(handle);
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
   try {
@@ -220,6 +235,7 @@ async function httpGateway(
   const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
   const url = `${tls ? 'https' : 'http'}://${host}:${a.port}/tubes`;
   process.stdout.write(`gateway ${url} (${service.service})\n`);
+  if (web) process.stdout.write(`web ${url.slice(0, -'/tubes'.length)}/\n`);
   if (generated) process.stdout.write(`token ${tokens[0]}\n`);
   logger.info({ url, service: service.service, generatedToken: generated }, 'gateway listening');
   const stopStatus = startStatus(() => {

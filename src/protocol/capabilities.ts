@@ -6,7 +6,10 @@
  * so its Pong starts `TUBES?`: that reads as "no extensions", and it is never disturbed.
  *
  * Keepalive pings carry an 8-byte big-endian millisecond timestamp that the responder echoes, giving RTT.
+ * Platform-neutral (Uint8Array only): the browser build uses it as it is.
  */
+import { allocBytes } from '../platform/bytes.ts';
+
 export const Capability = {
   /** Per-connection FlowPause / FlowResume control messages. */
   FlowControl: 1 << 0,
@@ -16,19 +19,30 @@ export const Capability = {
 
 export const OUR_CAPABILITIES = Capability.FlowControl | Capability.UdpAssociate;
 
-const PROBE = Buffer.from('TUBES?', 'latin1');
-const ANSWER = Buffer.from('TUBES!', 'latin1');
+const PROBE = Uint8Array.of(0x54, 0x55, 0x42, 0x45, 0x53, 0x3f); // TUBES?
+const ANSWER = Uint8Array.of(0x54, 0x55, 0x42, 0x45, 0x53, 0x21); // TUBES!
 const VERSION = 1;
 
+function readU32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function writeU32(out: Uint8Array, value: number, at: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = value >>> 16;
+  out[at + 2] = value >>> 8;
+  out[at + 3] = value;
+}
+
 /** Body (after conn_no) of the probe Ping. */
-export function capabilityProbeBody(): Buffer {
-  const out = Buffer.allocUnsafe(PROBE.length + 1);
-  PROBE.copy(out, 0);
+export function capabilityProbeBody(): Uint8Array {
+  const out = allocBytes(PROBE.length + 1);
+  out.set(PROBE, 0);
   out[PROBE.length] = VERSION;
   return out;
 }
 
-function startsWith(body: Uint8Array, prefix: Buffer): boolean {
+function startsWith(body: Uint8Array, prefix: Uint8Array): boolean {
   if (body.length < prefix.length + 1) return false;
   for (let i = 0; i < prefix.length; i++) if (body[i] !== prefix[i]) return false;
   return true;
@@ -39,11 +53,11 @@ export function isCapabilityProbe(body: Uint8Array): boolean {
 }
 
 /** Body (after conn_no) of our Pong answering a probe. */
-export function capabilityAnswerBody(capabilities = OUR_CAPABILITIES): Buffer {
-  const out = Buffer.allocUnsafe(ANSWER.length + 5);
-  ANSWER.copy(out, 0);
+export function capabilityAnswerBody(capabilities = OUR_CAPABILITIES): Uint8Array {
+  const out = allocBytes(ANSWER.length + 5);
+  out.set(ANSWER, 0);
   out[ANSWER.length] = VERSION;
-  out.writeUInt32BE(capabilities >>> 0, ANSWER.length + 1);
+  writeU32(out, capabilities >>> 0, ANSWER.length + 1);
   return out;
 }
 
@@ -54,21 +68,20 @@ export function capabilityAnswerBody(capabilities = OUR_CAPABILITIES): Buffer {
 export function readCapabilityPong(body: Uint8Array): number | undefined {
   if (startsWith(body, PROBE)) return 0;
   if (startsWith(body, ANSWER) && body.length >= ANSWER.length + 5) {
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength).readUInt32BE(ANSWER.length + 1);
+    return readU32(body, ANSWER.length + 1);
   }
   return undefined;
 }
 
-export function keepaliveBody(nowMs: number): Buffer {
-  const out = Buffer.allocUnsafe(8);
-  out.writeUInt32BE(Math.floor(nowMs / 0x1_0000_0000) >>> 0, 0);
-  out.writeUInt32BE(nowMs >>> 0, 4);
+export function keepaliveBody(nowMs: number): Uint8Array {
+  const out = allocBytes(8);
+  writeU32(out, Math.floor(nowMs / 0x1_0000_0000) >>> 0, 0);
+  writeU32(out, nowMs >>> 0, 4);
   return out;
 }
 
 /** The timestamp of an echoed keepalive body, or undefined if the body is not one. */
 export function readKeepalive(body: Uint8Array): number | undefined {
   if (body.length !== 8) return undefined;
-  const b = Buffer.from(body.buffer, body.byteOffset, 8);
-  return b.readUInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4);
+  return readU32(body, 0) * 0x1_0000_0000 + readU32(body, 4);
 }

@@ -1,9 +1,11 @@
 /**
  * Control messages: frames on conn_no 0 whose payload is `code u16 BE` + body (docs/ORIGINAL.md, “Control messages”).
  * Encoders return the control payload; the caller wraps it in a frame. The parser never throws: malformed
- * input yields a TubesError value so a hostile peer cannot break the frame loop.
+ * input yields a TubesError value so a hostile peer cannot break the frame loop. Platform-neutral (Uint8Array
+ * only): the browser build uses it as it is.
  */
 import { ErrorCode, TubesError } from '../errors.ts';
+import { allocBytes, decodeUtf8, encodeUtf8 } from '../platform/bytes.ts';
 import { CloseConnectionReason } from './close-reason.ts';
 
 export const ControlCode = {
@@ -41,38 +43,50 @@ export type ControlMessage =
   | { type: 'flow-resume'; connNo: number }
   | { type: 'unknown'; code: number };
 
-function withCode(code: number, bodyLength: number): Buffer {
-  const out = Buffer.allocUnsafe(2 + bodyLength);
-  out.writeUInt16BE(code, 0);
+function writeU16(out: Uint8Array, value: number, at: number): void {
+  out[at] = value >>> 8;
+  out[at + 1] = value;
+}
+
+function writeU32(out: Uint8Array, value: number, at: number): void {
+  out[at] = value >>> 24;
+  out[at + 1] = value >>> 16;
+  out[at + 2] = value >>> 8;
+  out[at + 3] = value;
+}
+
+function withCode(code: number, bodyLength: number): Uint8Array {
+  const out = allocBytes(2 + bodyLength);
+  writeU16(out, code, 0);
   return out;
 }
 
-function connOnly(code: number, connNo: number): Buffer {
+function connOnly(code: number, connNo: number): Uint8Array {
   const out = withCode(code, 4);
-  out.writeUInt32BE(connNo >>> 0, 2);
+  writeU32(out, connNo >>> 0, 2);
   return out;
 }
 
-export function encodeOpenConnection(connNo: number, tail?: Uint8Array): Buffer {
+export function encodeOpenConnection(connNo: number, tail?: Uint8Array): Uint8Array {
   const out = withCode(ControlCode.OpenConnection, 4 + (tail?.length ?? 0));
-  out.writeUInt32BE(connNo >>> 0, 2);
+  writeU32(out, connNo >>> 0, 2);
   if (tail) out.set(tail, 6);
   return out;
 }
 
-export function encodeConnectionOpened(connNo: number): Buffer {
+export function encodeConnectionOpened(connNo: number): Uint8Array {
   return connOnly(ControlCode.ConnectionOpened, connNo);
 }
 
-export function encodeSendEof(connNo: number): Buffer {
+export function encodeSendEof(connNo: number): Uint8Array {
   return connOnly(ControlCode.SendEOF, connNo);
 }
 
-export function encodeFlowPause(connNo: number): Buffer {
+export function encodeFlowPause(connNo: number): Uint8Array {
   return connOnly(ControlCode.FlowPause, connNo);
 }
 
-export function encodeFlowResume(connNo: number): Buffer {
+export function encodeFlowResume(connNo: number): Uint8Array {
   return connOnly(ControlCode.FlowResume, connNo);
 }
 
@@ -80,10 +94,10 @@ export function encodeFlowResume(connNo: number): Buffer {
  * CloseConnection: conn_no + reason byte + optional (u16 length + UTF-8 text). Text longer than 1,024 bytes is cut
  * at a character boundary, as the receiver of the original would reject it otherwise.
  */
-export function encodeCloseConnection(connNo: number, reason: number, message?: string): Buffer {
-  let text: Buffer | undefined;
+export function encodeCloseConnection(connNo: number, reason: number, message?: string): Uint8Array {
+  let text: Uint8Array | undefined;
   if (message !== undefined && message.length > 0) {
-    text = Buffer.from(message, 'utf8');
+    text = encodeUtf8(message);
     if (text.length > MAX_CLOSE_MESSAGE_BYTES) {
       let end = MAX_CLOSE_MESSAGE_BYTES;
       while (end > 0 && ((text[end] as number) & 0xc0) === 0x80) end--;
@@ -91,32 +105,32 @@ export function encodeCloseConnection(connNo: number, reason: number, message?: 
     }
   }
   const out = withCode(ControlCode.CloseConnection, 5 + (text ? 2 + text.length : 0));
-  out.writeUInt32BE(connNo >>> 0, 2);
+  writeU32(out, connNo >>> 0, 2);
   out[6] = reason & 0xff;
   if (text) {
-    out.writeUInt16BE(text.length, 7);
+    writeU16(out, text.length, 7);
     out.set(text, 9);
   }
   return out;
 }
 
 /** Ping with conn_no + opaque body (our keepalive sends conn 0 + an 8-byte timestamp). */
-export function encodePing(connNo: number, body?: Uint8Array): Buffer {
+export function encodePing(connNo: number, body?: Uint8Array): Uint8Array {
   const out = withCode(ControlCode.Ping, 4 + (body?.length ?? 0));
-  out.writeUInt32BE(connNo >>> 0, 2);
+  writeU32(out, connNo >>> 0, 2);
   if (body) out.set(body, 6);
   return out;
 }
 
-export function encodePong(connNo: number, body?: Uint8Array): Buffer {
+export function encodePong(connNo: number, body?: Uint8Array): Uint8Array {
   const out = withCode(ControlCode.Pong, 4 + (body?.length ?? 0));
-  out.writeUInt32BE(connNo >>> 0, 2);
+  writeU32(out, connNo >>> 0, 2);
   if (body) out.set(body, 6);
   return out;
 }
 
-export function encodeMetricsResponse(json: string): Buffer {
-  const text = Buffer.from(json, 'utf8');
+export function encodeMetricsResponse(json: string): Uint8Array {
+  const text = encodeUtf8(json);
   const out = withCode(ControlCode.MetricsResponse, text.length);
   out.set(text, 2);
   return out;
@@ -161,7 +175,7 @@ export function parseControl(payload: Uint8Array): ControlMessage | TubesError {
       if (len > MAX_CLOSE_MESSAGE_BYTES || 9 + len > payload.length) {
         return { type: 'close', connNo, reason, message: undefined };
       }
-      const message = Buffer.from(payload.buffer, payload.byteOffset + 9, len).toString('utf8');
+      const message = decodeUtf8(payload.subarray(9, 9 + len));
       return { type: 'close', connNo, reason, message };
     }
     case ControlCode.ConnectionOpened:

@@ -4,6 +4,7 @@
  * js) with a one-time process warning, and `engine()` / `engineInfo()` tell what runs. What `auto` runs
  * per call is decided by the probes of ./auto.ts.
  */
+import { emitWarning, hotpathEnvChoice } from '../../platform/bytes.ts';
 import { tryLoad, type WasmEngine } from './loader.ts';
 import type { EngineChoice, EngineName, WasmEngineName } from './types.ts';
 
@@ -23,12 +24,13 @@ const loaded = new Map<WasmEngineName, WasmEngine | Error>();
 let failForTests: readonly WasmEngineName[] = [];
 
 function readEnv(): EngineChoice {
-  const raw = (process.env['TUBES_HOTPATH'] ?? '').trim().toLowerCase();
+  const raw = hotpathEnvChoice().trim().toLowerCase();
   if (raw === '') return 'auto';
   if ((CHOICES as readonly string[]).includes(raw)) return raw as EngineChoice;
-  process.emitWarning(`TUBES_HOTPATH=${raw} is not one of ${CHOICES.join(', ')}; using auto`, {
-    code: 'TUBES_HOTPATH_INVALID',
-  });
+  emitWarning(
+    `TUBES_HOTPATH=${raw} is not one of ${CHOICES.join(', ')}; using auto`,
+    'TUBES_HOTPATH_INVALID',
+  );
   return 'auto';
 }
 
@@ -44,9 +46,10 @@ export function wasmEngine(name: WasmEngineName): WasmEngine | undefined {
     e = failForTests.includes(name) ? new Error('load failure simulated by a test') : tryLoad(name);
     loaded.set(name, e);
     if (e instanceof Error) {
-      process.emitWarning(`webrtc-tubes: ${name} hot-path engine unavailable (${e.message}); falling back`, {
-        code: 'TUBES_HOTPATH_FALLBACK',
-      });
+      emitWarning(
+        `webrtc-tubes: ${name} hot-path engine unavailable (${e.message}); falling back`,
+        'TUBES_HOTPATH_FALLBACK',
+      );
     }
   }
   return e instanceof Error ? undefined : e;

@@ -7,7 +7,9 @@
  * `--noAssert`, so no `env.abort`) and every export takes and returns numbers, so a loader library would
  * add nothing.
  */
+
 import { ErrorCode, TubesError } from '../../errors.ts';
+import { bytesFromBase64 } from '../../platform/bytes.ts';
 import type { WasmEngineName } from './types.ts';
 import { WASM_MEMORY, WASM_SCALAR, WASM_SIMD } from './wasm-bytes.ts';
 
@@ -68,7 +70,7 @@ export class WasmEngine {
         'the embedded Wasm modules are built for shared memory only',
       );
     }
-    const bytes = options.module ?? Buffer.from(name === 'wasm' ? WASM_SCALAR : WASM_SIMD, 'base64');
+    const bytes = options.module ?? bytesFromBase64(name === 'wasm' ? WASM_SCALAR : WASM_SIMD);
     this.memory = new WebAssembly.Memory({
       initial: WASM_MEMORY.initial,
       maximum: WASM_MEMORY.maximum,

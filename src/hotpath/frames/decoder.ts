@@ -1,5 +1,7 @@
 /** Streaming frame decoder: reassembles frames split across chunks, a walker handles the rest. */
+
 import { ErrorCode, TubesError } from '../../errors.ts';
+import { allocBytes } from '../../platform/bytes.ts';
 import { FRAME_HEADER_SIZE, FRAME_TERMINATOR } from '../engine/abi.ts';
 import { resolveEngine } from '../engine/dispatch.ts';
 import type { WasmEngine } from '../engine/loader.ts';
@@ -247,7 +249,7 @@ export class FrameDecoder {
     this.#bodyConn = readU32(this.#head, 0);
     this.#bodyTotal = length;
     this.#bodyLen = 0;
-    this.#body = length === 0 ? EMPTY : Buffer.allocUnsafe(length);
+    this.#body = length === 0 ? EMPTY : allocBytes(length);
     return 0;
   }
 

@@ -2,7 +2,9 @@
  * Frame encoders: `encodeFrameInto` (caller's buffer) and `encodeFrame` (a fresh Buffer; JS, or the Wasm
  * kernel when a Wasm engine is chosen explicitly).
  */
+
 import { ErrorCode, TubesError } from '../../errors.ts';
+import { allocBytes } from '../../platform/bytes.ts';
 import { FRAME_HEADER_SIZE, FRAME_OVERHEAD, FRAME_TERMINATOR } from '../engine/abi.ts';
 import { resolveEngine } from '../engine/dispatch.ts';
 import type { WasmEngine } from '../engine/loader.ts';
@@ -92,7 +94,7 @@ function checkFrameArgs(connNo: number, payload: Uint8Array, timestampMs: number
 
 /** JS encoder: one frame into a fresh Buffer the caller owns (arguments already validated). */
 function encodeFrameJs(connNo: number, payload: Uint8Array, ts: number): Buffer {
-  const out = Buffer.allocUnsafe(payload.length + FRAME_OVERHEAD);
+  const out = allocBytes(payload.length + FRAME_OVERHEAD);
   writeFrameHeader(out, 0, connNo, ts, payload.length);
   copyPayload(out, FRAME_HEADER_SIZE, payload);
   out[FRAME_HEADER_SIZE + payload.length] = FRAME_TERMINATOR;
@@ -106,7 +108,7 @@ function encodeFrameWasm(e: WasmEngine, connNo: number, payload: Uint8Array, ts:
   const src = ptr + total;
   e.u8.set(payload, src);
   e.x.encodeFrame(ptr, connNo, ts, src, payload.length);
-  const out = Buffer.allocUnsafe(total);
+  const out = allocBytes(total);
   out.set(e.u8.subarray(ptr, ptr + total));
   return out;
 }

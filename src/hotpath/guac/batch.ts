@@ -1,9 +1,9 @@
 /** The result of one GuacamoleScanner push/commit: instruction and element boundaries, decoded on demand. */
+
 import type { TubesError } from '../../errors.ts';
+import { decodeUtf8 } from '../../platform/bytes.ts';
 import { ELEMENT_SLOTS, HEADER_SLOTS, INSTRUCTION_SLOTS } from './scan-js.ts';
 
-// ignoreBOM: a value starting with U+FEFF keeps it (the default decoder would strip it)
-const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const EMPTY = new Uint8Array(0);
 
 /** Decodes b[s..e) as UTF-8 (short ASCII without TextDecoder). */
@@ -12,12 +12,12 @@ function text(b: Uint8Array, s: number, e: number): string {
     let out = '';
     for (let i = s; i < e; i++) {
       const c = b[i]!;
-      if (c >= 0x80) return utf8Decoder.decode(b.subarray(s, e));
+      if (c >= 0x80) return decodeUtf8(b.subarray(s, e));
       out += String.fromCharCode(c);
     }
     return out;
   }
-  return utf8Decoder.decode(b.subarray(s, e));
+  return decodeUtf8(b.subarray(s, e));
 }
 
 /**

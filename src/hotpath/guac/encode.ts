@@ -1,5 +1,7 @@
 /** Guacamole instruction encoder: `<len>.<opcode>(,<len>.<arg>)*;` with code-point length prefixes. */
+
 import { ErrorCode, TubesError } from '../../errors.ts';
+import { encodeUtf8 } from '../../platform/bytes.ts';
 import { GUAC_MAX_ELEMENT_CODE_POINTS, GUAC_MAX_ELEMENTS } from '../engine/abi.ts';
 
 /**
@@ -47,5 +49,5 @@ export function encodeInstruction(opcode: string, ...args: string[]): string {
 
 /** encodeInstruction as UTF-8 bytes (a fresh Buffer). */
 export function encodeInstructionBytes(opcode: string, ...args: string[]): Buffer {
-  return Buffer.from(encodeInstruction(opcode, ...args), 'utf8');
+  return encodeUtf8(encodeInstruction(opcode, ...args));
 }

@@ -2,7 +2,7 @@
  * JS reference of the Guacamole kernel (`scanInstructions` of assembly/guacamole.ts): same status codes,
  * result layout and limits (engine/abi.ts), identical results (checked by the parity fuzz tests).
  */
-import { isAscii, isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from '../../platform/bytes.ts';
 import {
   GUAC_ELEMENT_BYTES,
   GUAC_ELEMENT_TOO_LARGE,

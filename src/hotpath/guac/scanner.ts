@@ -2,8 +2,9 @@
  * Streaming Guacamole instruction scanner (`<len>.<opcode>(,<len>.<arg>)*;`, lengths in code points):
  * buffering, engine routing (engine/auto.ts) and the Wasm kernel calls; the JS kernel is ./scan-js.ts.
  */
-import { isUtf8 } from 'node:buffer';
+
 import { ErrorCode, TubesError } from '../../errors.ts';
+import { allocBytes, isUtf8 } from '../../platform/bytes.ts';
 import { GUAC_FULL, GUAC_MAX_ELEMENTS } from '../engine/abi.ts';
 import { guacBufferedInJs, guacPendingInJs, guacPushInJs } from '../engine/auto.ts';
 import { resolveEngine } from '../engine/dispatch.ts';
@@ -261,7 +262,7 @@ export class GuacamoleScanner {
       while (size < used + n) size *= 2;
       const r = this.#regions;
       if (r === undefined || this.#jsHeld) {
-        const next = Buffer.allocUnsafe(size);
+        const next = allocBytes(size);
         next.set(this.#buf.subarray(this.#start, this.#end), 0);
         this.#buf = next;
       } else {
