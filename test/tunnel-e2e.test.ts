@@ -203,8 +203,12 @@ describe('tunnel mode end to end (two werift tubes, one process, loopback)', () 
     const pair = await echoPair();
     const socket = await connect(pair.listenAddr as string);
     socket.on('error', () => {});
+    let echoed = 0;
+    socket.on('data', (d: Buffer) => {
+      echoed += d.length;
+    });
     const pump = pumpAndCollect(socket, 32 * 1024 * 1024).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor(() => echoed > 0, 10_000, 'the transfer to be under way (first echoed bytes)');
     const t0 = performance.now();
     await pair.client.closeTube(pair.clientTube);
     expect(performance.now() - t0).toBeLessThan(scaled(1500));
