@@ -13,6 +13,7 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { netnsUnavailable } from './netns.ts';
 
 /** Debian package (bookworm) providing each program the suites use. */
 export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
@@ -120,7 +121,6 @@ function isRoot(): boolean {
 }
 
 let unshareWorks: boolean | undefined;
-let namedWorks: boolean | undefined;
 
 /** `unshare -n` gives a private network namespace in which `lo` can be brought up (probed once). */
 function probeUnshare(): boolean {
@@ -130,37 +130,29 @@ function probeUnshare(): boolean {
   return unshareWorks;
 }
 
-/** `ip netns add` / `ip netns delete` work (named namespaces need a writable /run/netns; probed once). */
-function probeNamedNetns(): boolean {
-  if (namedWorks === undefined) {
-    const name = `tubes-probe-${process.pid}`;
-    namedWorks =
-      spawnSync('ip', ['netns', 'add', name], { stdio: 'ignore', timeout: 10_000 }).status === 0 &&
-      spawnSync('ip', ['netns', 'delete', name], { stdio: 'ignore', timeout: 10_000 }).status === 0;
-  }
-  return namedWorks;
-}
-
 function missingNetns(options: { named?: boolean; tools?: readonly string[] }): Missing[] {
-  const missing = missingTools(['unshare', 'ip', ...(options.tools ?? [])]);
+  const missing = missingTools([
+    'unshare',
+    'ip',
+    ...(options.named ? ['nft'] : []),
+    ...(options.tools ?? []),
+  ]);
   if (!isRoot()) {
     missing.push({ what: 'root', install: 'run the tests as root (network namespaces, nftables)' });
   } else if (missing.length === 0) {
-    const works = probeUnshare() && (!options.named || probeNamedNetns());
-    if (!works) {
-      missing.push({
-        what: options.named ? 'working `unshare -n` and `ip netns add`' : 'working `unshare -n`',
-        install: 'a kernel/container that allows network namespaces (e.g. docker run --privileged)',
-      });
-    }
+    const install = 'a kernel/container that allows network namespaces (e.g. docker run --privileged)';
+    if (!probeUnshare()) missing.push({ what: 'working `unshare -n`', install });
+    // named namespaces joined by veth pairs and a bridge (test/helpers/netns.ts probes exactly what it uses)
+    const why = options.named ? netnsUnavailable() : undefined;
+    if (why !== undefined) missing.push({ what: `named network namespaces (${why})`, install });
   }
   return missing;
 }
 
 /**
  * Skip reason unless this process is root and can create network namespaces: `unshare -n` with `lo` up
- * (probed by doing it), and with `named: true` also `ip netns add`/`delete`. `tools` are further programs the
- * suite runs inside the namespace (e.g. `nft`).
+ * (probed by doing it), and with `named: true` also what test/helpers/netns.ts builds its "machines" from
+ * (`ip netns add`, veth pairs, a bridge, nftables). `tools` are further programs the suite runs inside.
  */
 export function requireNetns(
   options: { named?: boolean; tools?: readonly string[]; suite?: string } = {},
