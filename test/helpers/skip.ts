@@ -165,9 +165,11 @@ export const CHROMIUM = process.env['TUBES_CHROMIUM'] ?? '/usr/bin/chromium';
 
 /**
  * Skip reason unless Chromium (TUBES_CHROMIUM, default /usr/bin/chromium), the playwright-core package, and
- * root with `unshare -n` (the page runs in a private network namespace) are all available.
+ * (unless `netns: false`) root with `unshare -n` (a page that runs in a private network namespace) are all
+ * available.
  */
-export function requireChromium(suite = 'Chromium interop'): string | undefined {
+export function requireChromium(options: { suite?: string; netns?: boolean } = {}): string | undefined {
+  const suite = options.suite ?? 'Chromium interop';
   const missing: Missing[] = [];
   if (!isExecutable(CHROMIUM)) {
     missing.push({
@@ -179,6 +181,6 @@ export function requireChromium(suite = 'Chromium interop'): string | undefined 
     new URL('../../node_modules/playwright-core/package.json', import.meta.url),
   );
   if (!existsSync(playwright)) missing.push({ what: 'playwright-core', install: 'npm ci' });
-  missing.push(...missingNetns({}));
+  if (options.netns !== false) missing.push(...missingNetns({}));
   return skipUnless(suite, missing);
 }
