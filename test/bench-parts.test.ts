@@ -143,7 +143,16 @@ describe('charts', () => {
 describe('the registry', () => {
   it('every bench has a unique name, a summary, help with its options', () => {
     const names = BENCHES.map((b) => b.name);
-    expect(names).toEqual(['hotpath', 'tunnel', 'transport', 'socks5', 'guacd', 'workers']);
+    expect(names).toEqual([
+      'hotpath',
+      'tunnel',
+      'transport',
+      'socks5',
+      'guacd',
+      'workers',
+      'micro',
+      'live-buffers',
+    ]);
     for (const b of BENCHES) {
       expect(b.summary.length).toBeGreaterThan(20);
       for (const opt of Object.keys(b.options)) expect(b.help, `${b.name} --${opt}`).toContain(`--${opt}`);

@@ -6,33 +6,18 @@
  * counted: the chart area is not blank and the engines' line colours are drawn.
  */
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { CHART_DIR, DOC, perfCharts } from '../scripts/perf-charts.ts';
 import { CLI, CLI_FLAGS } from './helpers/cli.ts';
+import { CHROMIUM, requireChromium } from './helpers/skip.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ARTIFACTS = path.join(ROOT, 'test-artifacts', 'bench-report');
-const CHROMIUM = process.env['TUBES_CHROMIUM'] ?? '/usr/bin/chromium';
-const havePlaywright = existsSync(path.join(ROOT, 'node_modules', 'playwright-core', 'package.json'));
-const missing = [
-  existsSync(CHROMIUM) ? '' : `${CHROMIUM} (apt-get install -y chromium)`,
-  havePlaywright ? '' : 'playwright-core (npm install)',
-].filter(Boolean);
-if (missing.length > 0) {
-  console.warn(`\n######## SKIPPED: the HTML report test needs ${missing.join(', ')} ########\n`);
-}
+const missing = requireChromium({ suite: 'the HTML report test', netns: false });
 
 /** Rows of every chart kind, a handful each, so the run takes seconds. */
 const FILTER =
@@ -61,7 +46,7 @@ interface PixelStats {
   colours: Record<string, number>;
 }
 
-describe.skipIf(missing.length > 0)('tubes bench hotpath --report', () => {
+describe.skipIf(missing !== undefined)('tubes bench hotpath --report', () => {
   it('writes a self-contained page whose charts Chromium renders', async () => {
     const report = path.join(work, 'bench.html');
     const r = await runCli([

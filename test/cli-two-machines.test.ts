@@ -12,13 +12,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, CLI_FLAGS, exitOf, lineOf } from './helpers/cli.ts';
-import { createNetwork, type NetHost, type Network, netnsUnavailable } from './helpers/netns.ts';
-import { requireTools } from './helpers/peers.ts';
+import { createNetwork, type NetHost, type Network } from './helpers/netns.ts';
+import { requireNetns, requireTools } from './helpers/skip.ts';
 
 const HTTP_STATIC = fileURLToPath(new URL('../scripts/peers/http-static.mjs', import.meta.url));
 
-const skip = netnsUnavailable() ?? requireTools(['sshd', 'ssh', 'ssh-keygen', 'curl']);
-if (skip) console.warn(`\n######## SKIPPED two-machine CLI tests: ${skip}\n`);
+const skip =
+  requireNetns({ named: true, suite: 'two-machine CLI tests' }) ??
+  requireTools(['sshd', 'ssh', 'ssh-keygen', 'curl'], 'two-machine CLI tests');
 
 describe.skipIf(skip)('two machines: tubes gateway ↔ tubes connect', () => {
   let net: Network;

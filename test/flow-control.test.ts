@@ -147,13 +147,14 @@ describe('flow control with a stalled reader', () => {
     expect(received).toBe(TOTAL);
     expect(got.digest('hex')).toBe(expectedHash);
     expect(otherBytes / 1e6 / (otherMs / 1000)).toBeGreaterThan(1);
-    // The property: while the reader is stalled, neither process buffers what waits for it.
+    // The property: while the reader is stalled, neither process buffers what waits for it (the 256 MiB that
+    // wait would show as +256 MiB; docs/PERFORMANCE.md "Memory" records +12–20 MiB here, +42–56 MiB in the
+    // gateway with --max-semi-space-size=2).
     expect(mib(stallPeak.self - rss.self)).toBeLessThan(64);
     expect(mib(stallPeak.child - rss.child)).toBeLessThan(64);
-    // After the resume, 256 MiB cross at full speed; V8 returns the garbage of that burst lazily
-    // (docs/PERFORMANCE.md): bounded too, with more room.
-    expect(mib(peak.self - rss.self)).toBeLessThan(96);
-    expect(mib(peak.child - rss.child)).toBeLessThan(96);
+    // The overall peak (after the resume, when everything crosses at full speed) is printed above, not
+    // asserted: it measures how lazily V8 returns the garbage of that burst, which depends on the machine's
+    // load; it is a benchmark figure (docs/PERFORMANCE.md "Memory"), not a property of flow control.
   }, 300_000);
 
   it('with a peer without extensions (as the original), past the cap the connection closes with a reason', async () => {

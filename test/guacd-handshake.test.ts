@@ -2,6 +2,7 @@
  * guacd mode, unit level: the handshake against a fake guacd on 127.0.0.1:0 (the original's
  * guacd_handshake_tests cases), parameter rules, and the guacd → client relay framing with a recording sink.
  */
+import { once } from 'node:events';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection, type ConnectionHost } from '../src/channel/connection.ts';
@@ -27,6 +28,7 @@ import {
   parseMimetypes,
   planGuacdHandshake,
 } from '../src/protocol/guacamole.ts';
+import { scaled, waitFor } from './helpers/time.ts';
 import { ENGINES } from './hotpath-helpers.ts';
 
 const enc = encodeInstruction;
@@ -365,7 +367,7 @@ describe('guacd handshake (fake guacd)', () => {
       const err = await rejection(result);
       expect(err.closeReason, what).toBe(14);
       expect(err.message).toBe('Guacd handshake timed out');
-      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(Date.now() - t0).toBeLessThan(scaled(1000));
       expect(socket.destroyed).toBe(true);
     }
   });
@@ -419,7 +421,8 @@ describe('guacd handshake (fake guacd)', () => {
     const got: Buffer[] = [];
     socket.on('data', (d: Buffer) => got.push(d));
     socket.resume();
-    await new Promise((r) => setTimeout(r, 50));
+    const expected = Buffer.byteLength(after + partial);
+    await waitFor(() => Buffer.concat(got).length >= expected, { what: 'the put-back bytes' });
     expect(Buffer.concat(got).toString('utf8')).toBe(after + partial);
   });
 });
@@ -483,11 +486,11 @@ describe('guacdOpener', () => {
     const sock = opened.socket;
     expect(frames).toEqual([]); // nothing before the channel attaches the socket
     conn.attach(sock, 0, opened.inbound);
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => frames.length >= 2, { what: 'the instructions read with ready' });
     expect(frames).toEqual([enc('size', '0', '800', '600'), enc('sync', '1')]);
     expect(signals).toEqual(['4.size,1.0,3.800,3.600;']);
     guacd.socket()?.write(tail.slice(cut) + enc('sync', '2'));
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => frames.length >= 4, { what: 'the rest of the img and sync 2' });
     expect(frames).toEqual([enc('size', '0', '800', '600'), enc('sync', '1'), tail, enc('sync', '2')]);
     sock.destroy();
   });
@@ -506,10 +509,11 @@ describe('guacdOpener', () => {
     const t0 = performance.now();
     conn.shutdown(); // what the channel does when the peer closes a connection that is still opening
     const err = await opening;
-    expect(performance.now() - t0).toBeLessThan(1000);
+    expect(performance.now() - t0).toBeLessThan(scaled(1000));
     expect(err.closeReason).toBe(14);
-    await new Promise((r) => setTimeout(r, 50));
-    expect(silent.socket()?.destroyed || silent.socket()?.readableEnded).toBe(true);
+    await waitFor(() => silent.socket()?.destroyed || silent.socket()?.readableEnded, {
+      what: 'the fake guacd to see the connection end',
+    });
   });
 
   it('not configured → ConnectionFailed with the original text', async () => {
@@ -540,11 +544,16 @@ describe('guacdOpener', () => {
     const second = new Connection(2, stubHost());
     const opened2 = (await open(second, new Uint8Array(0), ctx)) as Opened;
     second.attach(opened2.socket, 0, opened2.inbound);
-    opened2.socket.destroy(); // not the primary: the channel stays
-    await new Promise((r) => setTimeout(r, 30));
+    // not the primary: the channel stays. The opener's close handler was added before ours, and ends the
+    // channel in a microtask, so once our listener and a macrotask ran, an end would have been recorded.
+    const secondClosed = once(opened2.socket, 'close');
+    opened2.socket.destroy();
+    await secondClosed;
+    await new Promise((r) => setImmediate(r));
     expect(ctx.ended).toBe(0);
     opened.socket.destroy();
-    await new Promise((r) => setTimeout(r, 30));
+    await waitFor(() => ctx.ended > 0, { what: 'the primary to end the channel' });
+    await new Promise((r) => setImmediate(r));
     expect(ctx.ended).toBe(1);
   });
 });

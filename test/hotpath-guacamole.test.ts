@@ -296,6 +296,25 @@ describe.each(ENGINES)('GuacamoleScanner (%s)', (engine) => {
       instructions: [['blob', '1', BLOB.repeat(4)]],
       error: undefined,
     });
+    // Once the length prefixes are in, the scanner knows how many bytes the instruction needs and does not
+    // rescan the buffer before they are there: a batch with scanned bytes (`data`) only for the first chunk
+    // and the last, not one per chunk (263 chunks here; rescanning every push would be quadratic in the chunks).
+    for (const useReserve of [false, true]) {
+      const s = make();
+      const scanned: number[] = [];
+      chunks.forEach((c, i) => {
+        let b: GuacamoleBatch;
+        if (useReserve) {
+          s.reserve(c.length).set(c);
+          b = s.commit(c.length);
+        } else {
+          b = s.push(c);
+        }
+        if (b.data.length > 0) scanned.push(i);
+      });
+      const first = chunks.findIndex((c) => c.length > 0);
+      expect(scanned, useReserve ? 'reserve/commit' : 'push').toEqual([first, chunks.length - 1]);
+    }
   });
 });
 

@@ -22,7 +22,7 @@ import {
   prepareGathering,
   turnGatheringUnavailable,
 } from '../src/webrtc/patches/ice-gathering.ts';
-import { netnsUnavailable } from './helpers/netns.ts';
+import { requireNetns } from './helpers/skip.ts';
 
 const TUNNEL = { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: 9 };
 
@@ -161,8 +161,7 @@ describe('turnRestCredentials', () => {
 
 // ---- no implicit STUN server -------------------------------------------------------------------------------
 
-const skipNetns = netnsUnavailable();
-if (skipNetns) console.warn(`\n######## SKIPPED "no implicit STUN server" (netns): ${skipNetns}\n`);
+const skipNetns = requireNetns({ named: true, suite: '"no implicit STUN server" (netns)' });
 
 function sh(cmd: string, args: string[], input?: string): string {
   return execFileSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });

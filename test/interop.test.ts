@@ -5,11 +5,11 @@
  * - another tuned tube (tubePair);
  * - a Chromium page (Debian's /usr/bin/chromium via playwright-core) inside a private network namespace
  *   with only `lo` (test/helpers/interop-chromium.ts), in both DTLS roles. Skips loudly when Chromium,
- *   playwright-core or root (for `unshare -n`) is missing.
+ *   playwright-core, root or a working `unshare -n` is missing, and fails instead under TUBES_REQUIRE_PEERS=1
+ *   (test/helpers/skip.ts).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RTCPeerConnection } from 'werift';
@@ -17,6 +17,7 @@ import { LOOPBACK } from '../src/cli/remote.ts';
 import { TubeRegistry } from '../src/index.ts';
 import { encodeSdpBase64 } from '../src/webrtc/sdp.ts';
 import { frameEchoExchange, frameEchoResponder, type RawChannel } from './helpers/raw-peer.ts';
+import { CHROMIUM, requireChromium } from './helpers/skip.ts';
 import { connect, echoServer, pumpAndCollect, tubePair, waitFor } from './helpers/tubes.ts';
 
 type Closer = () => Promise<unknown> | unknown;
@@ -130,21 +131,9 @@ describe('interop: stock werift ↔ tuned tube, tuned ↔ tuned', () => {
   }, 60_000);
 });
 
-const CHROMIUM = process.env['TUBES_CHROMIUM'] ?? '/usr/bin/chromium';
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-const havePlaywright = existsSync(
-  fileURLToPath(new URL('../node_modules/playwright-core/package.json', import.meta.url)),
-);
-const chromiumMissing = [
-  existsSync(CHROMIUM) ? '' : `${CHROMIUM} (apt-get install -y chromium; scripts/peers/install-apt.sh)`,
-  havePlaywright ? '' : 'playwright-core (npm install)',
-  isRoot && existsSync('/usr/bin/unshare') ? '' : 'root + unshare for a private network namespace',
-].filter(Boolean);
-if (chromiumMissing.length > 0) {
-  console.warn(`\n######## SKIPPED: Chromium interop needs ${chromiumMissing.join(', ')} ########\n`);
-}
+const chromiumSkip = requireChromium();
 
-describe.skipIf(chromiumMissing.length > 0)(
+describe.skipIf(chromiumSkip !== undefined)(
   'interop: Chromium page ↔ tuned tube (unshare -n, lo only)',
   () => {
     it('page offers (Chromium DTLS server) and tube offers (werift DTLS server): frames, echo, sha256', async () => {

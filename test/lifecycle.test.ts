@@ -123,7 +123,8 @@ describe('tube behaviour', () => {
     expect(stats.bytes_sent).toBeGreaterThan(256 * 1024);
     expect(stats.bytes_received).toBeGreaterThan(256 * 1024);
     expect(stats.rtt_ms).toBeGreaterThan(0);
-    expect(stats.packet_loss_rate).toBe(0);
+    // packet_loss_rate is not asserted: it is a constant 0 (docs/API.md, werift exposes no loss figure), so
+    // no test of it could fail for a real reason
   });
 
   it('an IPv6 listener reports [::1]:port and works', async () => {

@@ -5,10 +5,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNetwork, type Network, netnsUnavailable } from './helpers/netns.ts';
+import { createNetwork, type Network } from './helpers/netns.ts';
+import { requireNetns } from './helpers/skip.ts';
 
-const skip = netnsUnavailable();
-if (skip) console.warn(`\n######## SKIPPED netns helper tests: ${skip}\n`);
+const skip = requireNetns({ named: true, suite: 'netns helper tests' });
 
 describe.skipIf(skip)('test network namespaces', () => {
   let net: Network;

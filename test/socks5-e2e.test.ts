@@ -200,36 +200,40 @@ describe.skipIf(missing !== undefined)(
       ['IPv6 loopback when only an IPv4 CIDR is allowed', 2, (p: number) => `http://[::1]:${p}/`],
       ['the IPv4-mapped form of a refused IP', 2, (p: number) => `http://[::ffff:127.0.0.2]:${p}/`],
     ])('curl: refuses %s with reply %d', async (_what, reply, url) => {
+      const reached = web.connections;
       const r = await curl(cidr, url(web.port));
       expect(r.code).toBe(97);
       expect(r.reply).toBe(reply);
+      expect(web.connections, 'a refused request never reaches the web server').toBe(reached);
     });
 
     it('curl: the apex of a wildcard is not matched, and a name resolving outside the CIDRs is refused (2)', async () => {
+      const reached = web.connections;
       const r = await curl(names, `http://localhost:${web.port}/`);
       expect(r.code).toBe(97);
       expect(r.reply).toBe(2);
+      expect(web.connections).toBe(reached);
     });
 
     it('curl: an unresolvable name under the wildcard gets host unreachable (4)', async () => {
       // Matches `*.localhost`, but this resolver has no address for it.
+      const reached = web.connections;
       const r = await curl(names, `http://nothing.localhost:${web.port}/`);
       expect(r.code).toBe(97);
       expect(r.reply).toBe(4);
+      expect(web.connections).toBe(reached);
     });
 
     it.each(['0x7f.1', '2130706433', '0177.0.0.1', '127.1'])(
       'socks client: numeric form %s is refused',
       async (host) => {
+        const reached = web.connections;
         expect(await socksReply(cidr, host, web.port)).toMatch(
           /not allowed|Socks5 proxy rejected connection - NotAllowed/i,
         );
+        expect(web.connections, 'a refused request never reaches the web server').toBe(reached);
       },
     );
-
-    it('nothing refused ever reached the web server', () => {
-      expect(web.requests).toBe(1);
-    });
   },
 );
 
@@ -259,6 +263,8 @@ describe.skipIf(missing !== undefined)('socks5 username/password (RFC 1929)', ()
     ]);
     expect(ok.code).toBe(0);
     expect(ok.stdout.toString()).toBe('hello through the tunnel\n');
+    const reached = web.connections;
+    const requests = web.requests;
     const bad = await runCommand('curl', [
       '-sS',
       '--max-time',
@@ -268,7 +274,8 @@ describe.skipIf(missing !== undefined)('socks5 username/password (RFC 1929)', ()
       web.url('/hello.txt'),
     ]);
     expect(bad.code).toBe(97);
-    expect(web.requests).toBe(1);
+    expect(web.connections).toBe(reached);
+    expect(web.requests).toBe(requests);
   });
 });
 
@@ -353,21 +360,25 @@ describe('socks5 UDP ASSOCIATE (webrtc-tubes extension)', () => {
           data: Buffer.from('nope'),
         });
         client.send(refused, relay.port, relay.host);
-        await new Promise((r) => setTimeout(r, 400));
-        expect(replies).toEqual([]);
+        // No sleep to guess when the refused datagram has been handled: it was sent first, so by the time an
+        // allowed datagram sent after it has crossed the tube, reached the echo and come back, a forwarded
+        // refused one would long have reached `other` (and its echo would be among the replies).
+        const ok = SocksClient.createUDPFrame({
+          remoteHost: { host: '127.0.0.1', port: udpEcho.port },
+          data: Buffer.from('yes'),
+        });
+        for (let i = 0; i < 20 && replies.length === 0; i++) {
+          client.send(ok, relay.port, relay.host);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(replies.length).toBeGreaterThan(0);
+        expect(replies.map((r) => SocksClient.parseUDPFrame(r).data.toString())).toEqual(
+          replies.map(() => 'yes'),
+        );
         expect(other.datagrams).toBe(0);
       } finally {
         await other.close();
       }
-      const ok = SocksClient.createUDPFrame({
-        remoteHost: { host: '127.0.0.1', port: udpEcho.port },
-        data: Buffer.from('yes'),
-      });
-      for (let i = 0; i < 20 && replies.length === 0; i++) {
-        client.send(ok, relay.port, relay.host);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(SocksClient.parseUDPFrame(replies[0] as Buffer).data.toString()).toBe('yes');
     } finally {
       client.close();
       control.destroy();

@@ -21,11 +21,12 @@ import {
   turnRestCredentials,
 } from '../src/index.ts';
 import { type Coturn, netnsEcho, netnsTransfer, startCoturn } from './helpers/coturn.ts';
-import { createNetwork, type Network, netnsUnavailable } from './helpers/netns.ts';
-import { requireTools } from './helpers/peers.ts';
+import { createNetwork, type Network } from './helpers/netns.ts';
+import { requireNetns, requireTools } from './helpers/skip.ts';
 
-const skip = netnsUnavailable() ?? requireTools(['turnserver', 'openssl', 'ss']);
-if (skip) console.warn(`\n######## SKIPPED TURN relay tests: ${skip}\n`);
+const skip =
+  requireNetns({ named: true, suite: 'TURN relay tests' }) ??
+  requireTools(['turnserver', 'openssl', 'ss'], 'TURN relay tests');
 
 const MiB = 1024 * 1024;
 const USER = 'tunnel';

@@ -7,7 +7,8 @@
 # - Quiet: apt output goes to a log file ($TUBES_APT_LOG, default /tmp/tubes-install-apt.log), shown only
 #   on failure.
 # - Not root, or no apt-get: prints a loud notice naming the packages to install and exits 0, so that the
-#   suites that need them skip (they print their own notice) instead of the whole run failing.
+#   suites that need them skip (they print their own notice) instead of the whole run failing; under
+#   CI=true it exits 1 instead (CI must not pass without its real peers).
 # - guacd is not packaged for Debian 12; install-guacd-bullseye.sh (next to this script) installs 1.3.0.
 # - Never starts daemons: when no /usr/sbin/policy-rc.d exists, a temporary one (exit 101) is put in place
 #   for the duration of the install and removed afterwards.
@@ -57,9 +58,11 @@ what="${missing[*]}"
 
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get > /dev/null 2>&1; then
   loud "install-apt: cannot install system packages (need root and apt-get)." \
-    "Suites that use real peers will SKIP. To run them, install (Debian 12):" \
+    "Suites that use real peers will SKIP (FAIL under CI=true). To run them, install (Debian 12):" \
     "  apt-get install -y --no-install-recommends ${missing[*]:-}" \
     "  sh scripts/peers/install-guacd-bullseye.sh     # guacd 1.3.0 (not packaged in Debian 12)"
+  # CI must not pass without the peers it claims to test (.ci/run)
+  if [ "${CI:-}" = "true" ]; then exit 1; fi
   exit 0
 fi
 
@@ -91,7 +94,7 @@ fi
 if [ $rc -ne 0 ]; then
   tail -n 30 "$LOG" >&2
   loud "install-apt: FAILED to install some of: $what" \
-    "Suites that need them will SKIP. Full log: $LOG"
+    "Suites that need them will SKIP (FAIL under CI=true). Full log: $LOG"
   exit 1
 fi
 echo "install-apt: done (guacd $(guacd -v 2>&1 | head -n1 | awk '{print $NF}'))"

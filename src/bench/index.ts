@@ -27,6 +27,8 @@ import { UsageError } from '../cli/cli-common.ts';
 import { bench as guacd } from './guacd.ts';
 import { bench as hotpath } from './hotpath.ts';
 import { describeMachine } from './lib.ts';
+import { bench as liveBuffers } from './live-buffers.ts';
+import { bench as micro } from './micro.ts';
 import { Progress } from './progress.ts';
 import { htmlReport } from './report.ts';
 import { bench as socks5 } from './socks5.ts';
@@ -35,7 +37,16 @@ import { bench as tunnel } from './tunnel.ts';
 import type { BenchDef, BenchValues } from './types.ts';
 import { bench as workers } from './workers.ts';
 
-export const BENCHES: readonly BenchDef[] = [hotpath, tunnel, transport, socks5, guacd, workers];
+export const BENCHES: readonly BenchDef[] = [
+  hotpath,
+  tunnel,
+  transport,
+  socks5,
+  guacd,
+  workers,
+  micro,
+  liveBuffers,
+];
 
 const COMMON_HELP = `
 Output (every bench):

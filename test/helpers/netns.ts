@@ -12,7 +12,8 @@
  *   await net.moveAddress(net.hosts[1]);                // delete the address, add a new one
  *   await net.dispose();
  *
- * Needs root, iproute2 and nftables; `netnsUnavailable()` says why not (a skip reason) or undefined.
+ * Needs root, iproute2 and nftables; `netnsUnavailable()` says why not, or undefined. Suites decide whether to
+ * skip through test/helpers/skip.ts (`requireNetns({ named: true })`, which fails under TUBES_REQUIRE_PEERS=1).
  */
 import { type ChildProcess, execFile, type SpawnOptions, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';

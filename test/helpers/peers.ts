@@ -2,95 +2,16 @@
  * Helpers for tests that talk to real programs (curl, ncat, guacd, …) or need small local servers.
  * Everything listens on 127.0.0.1 with port 0 (the OS picks a free port).
  *
- *   const skip = requireTools(['curl', 'ncat']);
- *   describe.skipIf(skip)('through curl', () => { … });
- *
- * Set TUBES_REQUIRE_PEERS=1 (e.g. in CI after scripts/peers/install-apt.sh) to make a missing tool an
- * error instead of a skip.
+ * Whether a suite runs or skips is decided in one place, test/helpers/skip.ts (`requireTools` is re-exported
+ * here for the suites that already import it from this module).
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
-import { accessSync, constants } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
 
-/** Debian package (bookworm) providing each program the suites use. */
-export const DEBIAN_PACKAGE: Readonly<Record<string, string>> = {
-  curl: 'curl',
-  ncat: 'ncat',
-  socat: 'socat',
-  microsocks: 'microsocks',
-  danted: 'dante-server',
-  sshd: 'openssh-server',
-  ssh: 'openssh-client',
-  'ssh-keygen': 'openssh-client',
-  Xvnc: 'tigervnc-standalone-server',
-  xclock: 'x11-apps',
-  xsetroot: 'x11-xserver-utils',
-  telnetd: 'inetutils-telnetd',
-  ip: 'iproute2',
-  ss: 'iproute2',
-  nft: 'nftables',
-  unshare: 'util-linux',
-  guacd: 'guacd (1.3.0: scripts/peers/install-guacd-bullseye.sh)',
-  iperf3: 'iperf3',
-  turnserver: 'coturn',
-  proxychains4: 'proxychains4',
-};
-
-const SBIN_DIRS = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
-
-/** Absolute path of an executable on PATH (or in the sbin directories), else undefined. */
-export function which(cmd: string): string | undefined {
-  if (cmd.includes('/')) return isExecutable(cmd) ? cmd : undefined;
-  const dirs = (process.env.PATH ?? '').split(path.delimiter).filter(Boolean);
-  for (const dir of [...dirs, ...SBIN_DIRS]) {
-    const full = path.join(dir, cmd);
-    if (isExecutable(full)) return full;
-  }
-  return undefined;
-}
-
-function isExecutable(file: string): boolean {
-  try {
-    accessSync(file, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const announced = new Set<string>();
-
-/**
- * undefined when every tool is installed; otherwise a skip reason, after printing a loud notice that
- * names the Debian packages to install (once per set of missing tools).
- */
-export function requireTools(tools: readonly string[]): string | undefined {
-  const missing = tools.filter((t) => which(t) === undefined);
-  if (missing.length === 0) return undefined;
-  const packages = [...new Set(missing.map((t) => DEBIAN_PACKAGE[t] ?? t))];
-  const reason = `missing ${missing.join(', ')} — install: ${packages.join(', ')}`;
-  if (process.env.TUBES_REQUIRE_PEERS === '1') {
-    throw new Error(`TUBES_REQUIRE_PEERS=1 but ${reason} (bash scripts/peers/install-apt.sh)`);
-  }
-  if (!announced.has(reason)) {
-    announced.add(reason);
-    const bar = '#'.repeat(78);
-    console.warn(
-      [
-        bar,
-        `## SKIPPING tests that need: ${missing.join(', ')}`,
-        `## Install (Debian 12, as root): ${packages.join(' ')}`,
-        '##   or simply: bash scripts/peers/install-apt.sh',
-        bar,
-      ].join('\n'),
-    );
-  }
-  return reason;
-}
+export { DEBIAN_PACKAGE, requireTools, which } from './skip.ts';
 
 // ---------------------------------------------------------------------------------------------------
 // Small servers
@@ -109,6 +30,8 @@ export interface HttpTestServer extends LocalServer {
   readonly bigFile: { readonly path: string; readonly size: number; readonly sha256: string } | undefined;
   /** Number of requests served. */
   readonly requests: number;
+  /** Number of TCP connections accepted (a refused SOCKS5 request must not even connect). */
+  readonly connections: number;
 }
 
 /**
@@ -140,6 +63,10 @@ export async function startHttpServer(
     res.writeHead(200, { 'content-length': body.length, 'content-type': 'application/octet-stream' });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
+  let connections = 0;
+  server.on('connection', () => {
+    connections++;
+  });
   const port = await listen(server);
   const close = () => closeServer(server, true);
   return {
@@ -148,6 +75,9 @@ export async function startHttpServer(
     bigFile,
     get requests() {
       return requests;
+    },
+    get connections() {
+      return connections;
     },
     url: (p) => `http://127.0.0.1:${port}${p}`,
     close,
