@@ -463,6 +463,58 @@ function stubContext(): OpenContext & { ended: number; closes: [number, string |
 }
 
 describe('guacdOpener', () => {
+  it('guacd ending right after ready with error + disconnect: the error is relayed whatever the split and timing', async () => {
+    // guacd (VNC backend down) writes ready, error 519 and disconnect, then closes at once. The stream is
+    // split in two writes at every offset; the Connection attaches at once, or only after guacd is gone.
+    const fail = enc('error', 'Aborted. See logs.', '519');
+    const stream = enc('ready', '$r') + fail + enc('disconnect');
+    for (const attachLate of [false, true]) {
+      for (let cut = 1; cut < stream.length; cut++) {
+        const guacd = await fakeGuacd(() => {
+          let state = 0;
+          return (socket, received) => {
+            if (state === 0 && received.includes('6.select,')) {
+              state = 1;
+              socket.write(enc('args', 'VERSION_1_3_0', 'hostname'));
+            }
+            if (state === 1 && received.includes('7.connect,')) {
+              state = 2;
+              socket.write(stream.slice(0, cut));
+              setImmediate(() => socket.end(stream.slice(cut)));
+            }
+          };
+        });
+        closers.push(() => guacd.close());
+        const settings = guacdSettings({
+          conversationType: 'vnc',
+          guacd: { guacd_host: '127.0.0.1', guacd_port: guacd.port },
+        });
+        const frames: string[] = [];
+        const ctx = {
+          ...stubContext(),
+          send: (p: Uint8Array) => void frames.push(Buffer.from(p).toString()),
+        };
+        const conn = new Connection(1, stubHost());
+        const opened = (await guacdOpener(settings)(conn, new Uint8Array(0), ctx)) as Opened;
+        if (attachLate) {
+          const g = guacd.socket() as net.Socket;
+          if (!g.writableFinished) await new Promise((r) => g.once('finish', r));
+          await new Promise((r) => setTimeout(r, 5)); // the FIN reached the gateway's socket
+        }
+        conn.attach(opened.socket, 0, opened.inbound);
+        const until = Date.now() + 2000;
+        while (ctx.closes.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 2));
+        expect({ cut, attachLate, frames, closes: ctx.closes }).toEqual({
+          cut,
+          attachLate,
+          frames: [fail],
+          closes: [[14, 'Guacd error: Aborted. See logs., 519']],
+        });
+        opened.socket.destroy();
+        await closers.pop()?.();
+      }
+    }
+  }, 60_000);
   it('relays what guacd sent after ready in the same read first, then the rest, as whole instructions', async () => {
     const tail = enc('img', '1', '14', '0', 'image/png', '0', '0');
     const cut = 7;
