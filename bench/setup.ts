@@ -36,13 +36,17 @@ async function setupChild(warm: number): Promise<void> {
   const server = new TubeRegistry(LOOPBACK);
   const client = new TubeRegistry(LOOPBACK);
   const times: number[] = [];
+  const cpu: number[] = [];
   for (let i = 0; i <= warm; i++) {
+    const c0 = process.cpuUsage();
     const p = await connectTubes({ server, client, conversationId: `setup-${i}`, clientSettings: TUNNEL });
+    const c = process.cpuUsage(c0);
     times.push(p.createToReadyMs);
+    cpu.push((c.user + c.system) / 1000);
     await Promise.all([server.closeTube(p.serverTube), client.closeTube(p.clientTube)]);
   }
   await Promise.all([server.cleanupAll(), client.cleanupAll()]);
-  writeJson(process.stdout, { times });
+  writeJson(process.stdout, { times, cpu });
 }
 
 interface MemSample {
@@ -140,11 +144,16 @@ async function main(): Promise<void> {
   if (only.has('setup')) {
     const cold: number[] = [];
     const warm: number[] = [];
+    const coldCpu: number[] = [];
+    const warmCpu: number[] = [];
     for (let i = 0; i < Number(values.procs); i++) {
       const r = await runChild('setup', `--warm=${values.warm}`);
       const times = r['times'] as number[];
+      const cpu = r['cpu'] as number[];
       cold.push(times[0] as number);
       warm.push(...times.slice(1));
+      coldCpu.push(cpu[0] as number);
+      warmCpu.push(...cpu.slice(1));
       log(
         `process ${i + 1}: cold ${f(times[0] as number)} ms, warm ${times
           .slice(1)
@@ -160,10 +169,20 @@ async function main(): Promise<void> {
       min: Math.min(...v),
       max: Math.max(...v),
     });
-    out['setup'] = { cold: row('cold', cold), warm: row('warm', warm) };
+    out['setup'] = {
+      cold: row('cold', cold),
+      warm: row('warm', warm),
+      coldCpu: row('cold CPU', coldCpu),
+      warmCpu: row('warm CPU', warmCpu),
+    };
     log('| create → ready | n | p50 ms | p95 ms | min | max |');
     log('| --- | --- | --- | --- | --- | --- |');
-    for (const r of [row('cold (first pair of a process)', cold), row('warm', warm)]) {
+    for (const r of [
+      row('cold (first pair of a process)', cold),
+      row('warm', warm),
+      row('cold: CPU ms of the process (both tubes)', coldCpu),
+      row('warm: CPU ms of the process (both tubes)', warmCpu),
+    ]) {
       log(
         `| ${r['name']} | ${r['n']} | ${f(r['p50'] as number)} | ${f(r['p95'] as number)} | ${f(r['min'] as number)} | ${f(r['max'] as number)} |`,
       );
