@@ -51,6 +51,7 @@ async function setupChild(warm: number): Promise<void> {
 
 interface MemSample {
   rss: number;
+  heapTotal: number;
   heapUsed: number;
   external: number;
   arrayBuffers: number;
@@ -63,7 +64,7 @@ async function settle(): Promise<MemSample> {
     gc?.();
   }
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
 }
 
 async function idleChild(pairs: number): Promise<void> {
@@ -200,6 +201,7 @@ async function main(): Promise<void> {
       tubes,
       perTubeKiB: {
         rss: per('rss'),
+        heapTotal: per('heapTotal'),
         heapUsed: per('heapUsed'),
         external: per('external'),
         arrayBuffers: per('arrayBuffers'),
@@ -207,7 +209,7 @@ async function main(): Promise<void> {
     };
     log(`idle: ${values.pairs} pairs = ${tubes} tubes in one process, after GC; per tube:`);
     log(
-      `  RSS ${f(per('rss'))} KiB, heap used ${f(per('heapUsed'))} KiB, external ${f(per('external'))} KiB (ArrayBuffers ${f(per('arrayBuffers'))} KiB)`,
+      `  RSS ${f(per('rss'))} KiB, V8 heap committed ${f(per('heapTotal'))} KiB, heap used ${f(per('heapUsed'))} KiB, external ${f(per('external'))} KiB (ArrayBuffers ${f(per('arrayBuffers'))} KiB)`,
     );
     log(`  process before ${f(before.rss / 2 ** 20)} MiB RSS, after ${f(after.rss / 2 ** 20)} MiB`);
   }

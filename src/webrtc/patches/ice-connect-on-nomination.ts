@@ -10,8 +10,8 @@
  *
  * Ours, per connection: `checkComplete` (werift's own handler of a finished check, an instance lookup) is
  * wrapped; when it has nominated a pair and closed the check list while `connect()` is still sleeping, we do
- * at once what werift does after its sleep (`queryConsent()`, then `setState('connected')`: RFC 7675 consent
- * is what the successful check just obtained), and `RTCIceTransport.start()` (wrapped on the instance)
+ * at once what werift does after its sleep (`queryConsent()` unless werift's `checkComplete` just did, then
+ * `setState('connected')`: RFC 7675 consent is what the successful check just obtained), and `RTCIceTransport.start()` (wrapped on the instance)
  * resolves then rather than when werift's `connect()` returns. werift's loop still ends on its own ≤ 20 ms
  * later and repeats both calls, which it tolerates (consent restarts, the state is unchanged). A check list
  * that fails, an ICE restart on a connected agent, or a closed agent are left to werift.
@@ -27,6 +27,7 @@ export interface IceConnectionShape {
   state: string;
   nominated: unknown;
   checkListDone: boolean;
+  consentFresh: boolean;
   checkComplete(pair: unknown): void;
   queryConsent: () => void;
   setState(state: string): void;
@@ -54,6 +55,7 @@ export function checkIceTransport(transport: unknown, where: string): string[] {
   if (c === null || typeof c !== 'object') return [...problems, `${cw} is missing`];
   expectType(problems, c, cw, 'state', 'string');
   expectType(problems, c, cw, 'checkListDone', 'boolean');
+  expectType(problems, c, cw, 'consentFresh', 'boolean');
   if (!('nominated' in c)) problems.push(`${cw}.nominated is missing`);
   expectFunction(problems, c, cw, 'checkComplete', 1);
   expectFunction(problems, c, cw, 'setState', 1);
@@ -93,12 +95,13 @@ export function connectOnNomination(transport: IceTransportShape): void {
   conn.checkComplete = function checkComplete(this: IceConnectionShape, pair: unknown): void {
     stockComplete.call(this, pair);
     if (waiting.length === 0 || !this.nominated || !this.checkListDone) return;
-    if (this.state === 'checking' || this.state === 'new') {
-      this.queryConsent();
+    // werift's Connection says 'completed' once gathering is done, 'connected' when connect() returns.
+    if (this.state === 'new' || this.state === 'checking' || this.state === 'completed') {
+      if (!this.consentFresh) this.queryConsent();
       this.setState('connected');
       iceEarlyStats.early++;
     }
-    if (this.state === 'connected' || this.state === 'completed') release();
+    if (this.state === 'connected') release();
   };
   const stockStart = transport.start;
   transport.start = function start(this: IceTransportShape): Promise<void> {
