@@ -5,7 +5,7 @@
  * channel, no traffic) costs in RSS and heap, measured over many pairs in one process.
  *
  *   node bench/setup.ts [--procs 8] [--warm 10] [--pairs 50] [--only setup,idle] [--without p1,p2]
- *                       [--stock] [--json]
+ *                       [--stock] [--semi MiB] [--json]
  * (with --json use `npm run -s bench:setup -- --json` so npm's banner stays off stdout)
  *
  * Both registries of a pair live in the same child process (this file with `--child setup|idle`), signalling
@@ -15,6 +15,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
 import { TubeRegistry } from '../src/index.ts';
 import { WERIFT_PATCHES } from '../src/webrtc/patches/index.ts';
@@ -51,6 +52,8 @@ async function setupChild(warm: number): Promise<void> {
 
 interface MemSample {
   rss: number;
+  /** V8's young generation (committed), which grows with the allocation rate, not with the tubes. */
+  newSpace: number;
   heapTotal: number;
   heapUsed: number;
   external: number;
@@ -64,15 +67,25 @@ async function settle(): Promise<MemSample> {
     gc?.();
   }
   const m = process.memoryUsage();
-  return { rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers };
+  const newSpace = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
+  return {
+    rss: m.rss,
+    newSpace: newSpace?.space_size ?? 0,
+    heapTotal: m.heapTotal,
+    heapUsed: m.heapUsed,
+    external: m.external,
+    arrayBuffers: m.arrayBuffers,
+  };
 }
 
 async function idleChild(pairs: number): Promise<void> {
   const server = new TubeRegistry(LOOPBACK);
   const client = new TubeRegistry(LOOPBACK);
-  // One pair first and closed again: module loading, the certificate and JIT are not charged to the tubes.
-  const first = await connectTubes({ server, client, conversationId: 'warmup', clientSettings: TUNNEL });
-  await Promise.all([server.closeTube(first.serverTube), client.closeTube(first.clientTube)]);
+  // Five pairs first, closed again: module loading, the certificate and JIT are not charged to the tubes.
+  for (let i = 0; i < 5; i++) {
+    const w = await connectTubes({ server, client, conversationId: `warmup-${i}`, clientSettings: TUNNEL });
+    await Promise.all([server.closeTube(w.serverTube), client.closeTube(w.clientTube)]);
+  }
   await new Promise((r) => setTimeout(r, 500));
   const before = await settle();
   for (let i = 0; i < pairs; i++) {
@@ -96,6 +109,8 @@ const { values } = parseArgs({
     only: { type: 'string', default: 'setup,idle' },
     without: { type: 'string', default: '' },
     stock: { type: 'boolean', default: false },
+    /** idle: the child's --max-semi-space-size (MiB), to keep the young generation out of the per-tube figure. */
+    semi: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -190,7 +205,8 @@ async function main(): Promise<void> {
     }
   }
   if (only.has('idle')) {
-    const r = await runChild('idle', `--pairs=${values.pairs}`, ['--expose-gc']);
+    const semi = values.semi ? [`--max-semi-space-size=${values.semi}`] : [];
+    const r = await runChild('idle', `--pairs=${values.pairs}`, ['--expose-gc', ...semi]);
     const before = r['before'] as MemSample;
     const after = r['after'] as MemSample;
     const tubes = r['tubes'] as number;
@@ -201,6 +217,8 @@ async function main(): Promise<void> {
       tubes,
       perTubeKiB: {
         rss: per('rss'),
+        rssWithoutNewSpace: per('rss') - per('newSpace'),
+        newSpace: per('newSpace'),
         heapTotal: per('heapTotal'),
         heapUsed: per('heapUsed'),
         external: per('external'),
@@ -209,7 +227,7 @@ async function main(): Promise<void> {
     };
     log(`idle: ${values.pairs} pairs = ${tubes} tubes in one process, after GC; per tube:`);
     log(
-      `  RSS ${f(per('rss'))} KiB, V8 heap committed ${f(per('heapTotal'))} KiB, heap used ${f(per('heapUsed'))} KiB, external ${f(per('external'))} KiB (ArrayBuffers ${f(per('arrayBuffers'))} KiB)`,
+      `  RSS ${f(per('rss'))} KiB (young generation growth ${f(per('newSpace'))} KiB of it), V8 heap committed ${f(per('heapTotal'))} KiB, heap used ${f(per('heapUsed'))} KiB, external ${f(per('external'))} KiB (ArrayBuffers ${f(per('arrayBuffers'))} KiB)`,
     );
     log(`  process before ${f(before.rss / 2 ** 20)} MiB RSS, after ${f(after.rss / 2 ** 20)} MiB`);
   }
