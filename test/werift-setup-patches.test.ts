@@ -29,6 +29,11 @@ import {
   installWeriftPatches,
   weriftPatchMismatches,
 } from '../src/webrtc/patches/index.ts';
+import {
+  checkNominatedRtt,
+  MIN_T1_SECONDS,
+  t1ForIceRtt,
+} from '../src/webrtc/patches/sctp-t1-from-ice-rtt.ts';
 
 const SETUP_PATCHES = [
   'ice-connect-on-nomination',
@@ -36,6 +41,7 @@ const SETUP_PATCHES = [
   'dtls-flight-retransmit',
   'ice-no-default-stun',
   'dtls-no-srtp',
+  'sctp-t1-from-ice-rtt',
 ];
 
 const silent: Logger = {
@@ -138,8 +144,9 @@ describe('werift internals the set-up patches rely on (fail when werift changes)
       checked = true;
     });
     expect(checked).toBe(true);
-    // the sockets werift created in start()
+    // the sockets werift created in start(), and the round trip ICE measured on the nominated pair
     for (const pc of [a, b]) {
+      expect(checkNominatedRtt(internals(pc).iceTransports[0]?.connection, 'conn')).toEqual([]);
       const socket = internals(pc).dtlsTransports[0]?.dtls;
       expect(checkDtlsStartSocket(socket, 'dtls')).toEqual([]);
       expect(checkFlightSocket(socket, 'dtls')).toEqual([]);
@@ -162,6 +169,14 @@ describe('werift internals the set-up patches rely on (fail when werift changes)
     expect(checkFlightSource('async transmit(buffers) { await sleep(100); }').length).toBe(2);
     expect(checkStunConnection({ options: {}, stunServer: undefined }, 'c').length).toBeGreaterThan(0);
     expect(checkSrtpTransport({ srtpProfiles: [] }, 'dtls').length).toBeGreaterThan(0);
+    expect(checkNominatedRtt({ nominated: {} }, 'conn').length).toBeGreaterThan(0);
+  });
+
+  it('SCTP T1 from the ICE round trip: 3 × RTT within [200 ms, 1 s]', () => {
+    expect(t1ForIceRtt(0.0005)).toBe(MIN_T1_SECONDS);
+    expect(t1ForIceRtt(0.1)).toBeCloseTo(0.3);
+    expect(t1ForIceRtt(0.5)).toBe(1);
+    expect(t1ForIceRtt(undefined)).toBe(1);
   });
 });
 
@@ -216,7 +231,7 @@ describe('set-up patches on a connected pair', () => {
     );
   });
 
-  it('a lost SCTP INIT costs one T1 retransmission (sctp-init-rto: 1 s)', async () => {
+  it('a lost SCTP INIT costs one T1 retransmission of max(200 ms, 3 × ICE RTT), not 1 s', async () => {
     const a = loopbackPc(true);
     const b = loopbackPc(true);
     let drop: { dropped: () => number | undefined } | undefined;
@@ -226,7 +241,13 @@ describe('set-up patches on a connected pair', () => {
       drop = dropFirst(a, appData);
     });
     expect(drop?.dropped()).toBeDefined();
-    expect(ms).toBeGreaterThan(900);
-    console.log(`lost SCTP INIT: data channel open ${ms.toFixed(0)} ms after the answer`);
+    expect(activeWeriftPatches(a)).toContain('sctp-t1-from-ice-rtt');
+    const rtt = Number(
+      (internals(a).iceTransports[0]?.connection['nominated'] as { rtt?: number } | undefined)?.rtt,
+    );
+    expect(ms).toBeGreaterThan(t1ForIceRtt(rtt) * 1000 - 5);
+    console.log(
+      `lost SCTP INIT: data channel open ${ms.toFixed(0)} ms after the answer (T1 ${(t1ForIceRtt(rtt) * 1000).toFixed(0)} ms)`,
+    );
   });
 });

@@ -23,6 +23,7 @@ import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
+import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
 import { weriftVersionAccepted } from './version.ts';
 
@@ -65,6 +66,7 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   dtlsFlightRetransmitPatch,
   iceNoDefaultStunPatch,
   dtlsNoSrtpPatch,
+  sctpT1FromIceRttPatch, // after sctp-init-rto, whose 1 s it lowers
 ];
 
 export interface InstallOptions {
