@@ -16,10 +16,10 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import v8 from 'node:v8';
+import { type Json, machine, spawnBenchChild, writeJson } from '../src/bench/lib.ts';
 import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
 import { TubeRegistry } from '../src/index.ts';
 import { WERIFT_PATCHES } from '../src/webrtc/patches/index.ts';
-import { type Json, machine, spawnBenchChild, writeJson } from '../src/bench/lib.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 const TUNNEL = { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: 9 };

@@ -1,6 +1,6 @@
 /**
  * The set-up latency patches (src/webrtc/patches/: ice-connect-on-nomination, dtls-start-now,
- * dtls-flight-retransmit, ice-no-default-stun, dtls-no-srtp) against a live werift: the internals each relies
+ * dtls-flight-retransmit, dtls-no-srtp, sctp-t1-from-ice-rtt) against a live werift: the internals each relies
  * on (these tests fail when werift's internals move), that each is in force and does what it says on a
  * connected pair, and that a lost first DTLS packet (the ClientHello) or first SCTP packet (the INIT) costs one
  * retransmission (the time is printed: docs/PERFORMANCE.md "Transport, part 2" quotes it).
@@ -23,7 +23,6 @@ import {
   dtlsStartState,
 } from '../src/webrtc/patches/dtls-start-now.ts';
 import { checkIceTransport, iceEarlyStats } from '../src/webrtc/patches/ice-connect-on-nomination.ts';
-import { checkStunConnection } from '../src/webrtc/patches/ice-no-default-stun.ts';
 import {
   activeWeriftPatches,
   installWeriftPatches,
@@ -39,7 +38,6 @@ const SETUP_PATCHES = [
   'ice-connect-on-nomination',
   'dtls-start-now',
   'dtls-flight-retransmit',
-  'ice-no-default-stun',
   'dtls-no-srtp',
   'sctp-t1-from-ice-rtt',
 ];
@@ -127,19 +125,16 @@ function dropFirst(
 }
 
 describe('werift internals the set-up patches rely on (fail when werift changes)', () => {
-  it('ICE transport, DTLS transport and socket, STUN default, SRTP start, flight timer', async () => {
+  it('ICE transport, DTLS transport and socket, SRTP start, flight timer', async () => {
     const a = loopbackPc(false);
     const b = loopbackPc(false);
     let checked = false;
     await connect(a, b, () => {
-      // before connecting: what ice-connect-on-nomination, dtls-start-now, ice-no-default-stun and dtls-no-srtp hook
+      // before connecting: what ice-connect-on-nomination, dtls-start-now and dtls-no-srtp hook
       const ia = internals(a);
       expect(ia.iceTransports).toHaveLength(1);
       expect(checkIceTransport(ia.iceTransports[0], 'ice')).toEqual([]);
       expect(checkDtlsStartTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
-      expect(checkStunConnection(ia.iceTransports[0]?.connection, 'conn')).toEqual([]);
-      // werift's implicit default: a stock connection asks Google's STUN server
-      expect(ia.iceTransports[0]?.connection['stunServer']).toEqual(['stun.l.google.com', 19302]);
       expect(checkSrtpTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
       checked = true;
     });
@@ -167,7 +162,6 @@ describe('werift internals the set-up patches rely on (fail when werift changes)
     expect(checkDtlsStartSocket({ cipher: { sessionType: 1 } }, 'dtls').length).toBeGreaterThan(0);
     expect(checkFlightSocket({ connected: false }, 'dtls').length).toBeGreaterThan(0);
     expect(checkFlightSource('async transmit(buffers) { await sleep(100); }').length).toBe(2);
-    expect(checkStunConnection({ options: {}, stunServer: undefined }, 'c').length).toBeGreaterThan(0);
     expect(checkSrtpTransport({ srtpProfiles: [] }, 'dtls').length).toBeGreaterThan(0);
     expect(checkNominatedRtt({ nominated: {} }, 'conn').length).toBeGreaterThan(0);
   });
@@ -190,7 +184,6 @@ describe('set-up patches on a connected pair', () => {
     for (const pc of [a, b]) {
       expect(activeWeriftPatches(pc)).toEqual(expect.arrayContaining(SETUP_PATCHES));
       expect(weriftPatchMismatches(pc).size).toBe(0);
-      expect(internals(pc).iceTransports[0]?.connection['stunServer']).toBeUndefined();
       expect(internals(pc).dtlsTransports[0]?.['srtp']).toBeUndefined();
     }
     expect(iceEarlyStats.early - earlyBefore).toBeGreaterThanOrEqual(1);

@@ -17,7 +17,6 @@ import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
 import { dtlsStartNowPatch } from './dtls-start-now.ts';
 import { iceConnectOnNominationPatch } from './ice-connect-on-nomination.ts';
-import { iceNoDefaultStunPatch } from './ice-no-default-stun.ts';
 import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
@@ -64,7 +63,6 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   iceConnectOnNominationPatch,
   dtlsStartNowPatch,
   dtlsFlightRetransmitPatch,
-  iceNoDefaultStunPatch,
   dtlsNoSrtpPatch,
   sctpT1FromIceRttPatch, // after sctp-init-rto, whose 1 s it lowers
 ];
