@@ -249,6 +249,9 @@ export class Peer {
       ...(options.maxMessageSize !== undefined ? { maxMessageSize: options.maxMessageSize } : {}),
       ...(allowed
         ? {
+            // Only the listed addresses: no sockets on other interfaces whose candidates are dropped anyway.
+            iceUseIpv4: false,
+            iceUseIpv6: false,
             iceFilterCandidatePair: (pair) =>
               allowed.has(pair.remoteCandidate.host) &&
               (pair.protocol.localCandidate === undefined || allowed.has(pair.protocol.localCandidate.host)),

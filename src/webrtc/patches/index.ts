@@ -10,14 +10,19 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../../log.ts';
+import { dtlsFlightRetransmitPatch } from './dtls-flight-retransmit.ts';
 import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
+import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
+import { dtlsStartNowPatch } from './dtls-start-now.ts';
+import { iceConnectOnNominationPatch } from './ice-connect-on-nomination.ts';
 import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
+import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
 import { weriftVersionAccepted } from './version.ts';
 
@@ -54,6 +59,12 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   sctpInitRtoPatch,
   iceRecheckPatch,
   sctpPathResetPatch,
+  // set-up latency (docs/PERFORMANCE.md "Transport, part 2")
+  iceConnectOnNominationPatch,
+  dtlsStartNowPatch,
+  dtlsFlightRetransmitPatch,
+  dtlsNoSrtpPatch,
+  sctpT1FromIceRttPatch, // after sctp-init-rto, whose 1 s it lowers
 ];
 
 export interface InstallOptions {

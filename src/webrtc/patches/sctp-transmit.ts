@@ -163,8 +163,10 @@ function patchSender(s: SenderShape): void {
   const ignore = (): void => {};
 
   s.sendChunk = (chunk: unknown): Promise<void> => {
-    const c = chunk as DataChunkShape;
-    if (c.type !== 0 || !Buffer.isBuffer(c.userData)) return stockSendChunk.call(s, chunk);
+    const c = chunk as DataChunkShape | undefined;
+    // werift's T1 handler sends `timer1Chunk` from a setImmediate, by which time an INIT-ACK / COOKIE-ACK may
+    // have cleared it: werift's own sendChunk rejects (and werift catches that); never throw synchronously.
+    if (c?.type !== 0 || !Buffer.isBuffer(c.userData)) return stockSendChunk.call(s, chunk);
     if (s.state === 'closed') return Promise.resolve();
     if (s.remotePort === undefined) return Promise.reject(new Error('invalid remote port'));
     return s.transport.send(dataPacket(s, c));
