@@ -13,8 +13,9 @@
  * Closing: `end()` is a half-close (SendEOF); when both directions have ended the connection closes with
  * Normal. `destroy()` closes with Normal, `destroy(err)` with `err.closeReason` when it is a number, else
  * with the side's error reason (Error on the offering side, HandlerError on a gateway handler); the peer's
- * close ends the readable side (Normal) or destroys the stream with a `TubesError` (code
- * `TUBES_ERR_CLOSED`, `closeReason` set) for any other reason.
+ * close ends the readable side after what is buffered (Normal, or ConnectionLost: a gateway's target closed)
+ * or destroys the stream with a `TubesError` (code `TUBES_ERR_CLOSED`, `closeReason` set) for any other
+ * reason. `closeReason` tells which, once closed.
  */
 import { Duplex } from 'node:stream';
 import { ErrorCode, TubesError } from '../errors.ts';
@@ -115,6 +116,33 @@ export class TubeStream extends Duplex {
     callback(err);
   }
 
+  // ---- what consumers written for net.Socket call (node:http client and server) --------------------------
+
+  /** No idle timer: an embedded connection lives until either side closes it (or its tube goes). */
+  setTimeout(_ms: number, callback?: () => void): this {
+    if (callback) this.off('timeout', callback);
+    return this;
+  }
+
+  /** Frames are sent at once already. */
+  setNoDelay(_noDelay?: boolean): this {
+    return this;
+  }
+
+  /** The tube's keepalive covers the transport. */
+  setKeepAlive(_enable?: boolean, _delayMs?: number): this {
+    return this;
+  }
+
+  /** Nothing to (un)reference: the tube's transport decides whether the process stays alive. */
+  ref(): this {
+    return this;
+  }
+
+  unref(): this {
+    return this;
+  }
+
   override async [Symbol.asyncDispose](): Promise<void> {
     if (this.destroyed) return;
     this.destroy();
@@ -152,14 +180,15 @@ export class TubeStream extends Duplex {
   }
 
   /**
-   * The connection closed (peer's CloseConnection, the channel ending, or our own request). Normal: the
-   * readable side ends after what is buffered and further writes fail; any other reason destroys the stream.
+   * The connection closed (peer's CloseConnection, the channel ending, or our own request). Normal, and
+   * ConnectionLost (what a gateway sends when its target closed, as a TCP client sees a FIN): the readable
+   * side ends after what is buffered and further writes fail; any other reason destroys the stream.
    */
   detach(reason: number, message: string | undefined): void {
     if (!this.#owner) return;
     this.#owner = undefined;
     this.#closeReason = reason;
-    if (reason === CloseConnectionReason.Normal) {
+    if (reason === CloseConnectionReason.Normal || reason === CloseConnectionReason.ConnectionLost) {
       // What was written was sent already (a held chunk was not: its write fails).
       this.#failHeld(this.#closedError());
       this.deliverEnd();
