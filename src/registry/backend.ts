@@ -73,6 +73,8 @@ export interface TubeHandle {
   closeChannel(conversationId: string, reason: number): Promise<void>;
   close(reason: number): Promise<void>;
   connectionStats(): Promise<ConnectionStats>;
+  /** Labels of this tube's channels (its own conversation first). */
+  conversationIds(): string[];
   /** Live counters of the channel labelled `conversationId`, or null. */
   liveStats(conversationId: string): LiveStats | null;
   /** A connection on the channel labelled `conversationId` whose local end is a Duplex (offering side). */

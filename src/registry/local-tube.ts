@@ -99,6 +99,10 @@ export class LocalTube implements TubeHandle {
     };
   }
 
+  conversationIds(): string[] {
+    return this.tube.conversationIds();
+  }
+
   liveStats(conversationId: string): LiveStats | null {
     const tube = this.tube;
     const channel = tube.channel(conversationId);

@@ -437,7 +437,7 @@ export class TubeRegistry {
   getConnectionHealth(tubeId: string): Record<string, unknown> | null {
     const tube = this.#index.get(tubeId);
     if (!tube) return null;
-    for (const conversationId of this.#index.conversationsOf(tubeId)) {
+    for (const conversationId of tube.conversationIds()) {
       const stats = tube.liveStats(conversationId);
       if (stats) return connectionHealthOf(stats);
     }
@@ -450,7 +450,7 @@ export class TubeRegistry {
     for (const tubeId of this.#index.ids()) {
       const tube = this.#index.get(tubeId);
       if (!tube) continue;
-      for (const conversationId of this.#index.conversationsOf(tubeId)) {
+      for (const conversationId of tube.conversationIds()) {
         const stats = tube.liveStats(conversationId);
         if (stats) all.push(stats);
       }

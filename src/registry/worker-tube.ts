@@ -88,6 +88,10 @@ export class WorkerTube implements TubeHandle {
     return this.#run('connectionStats');
   }
 
+  conversationIds(): string[] {
+    return [...this.stats.keys()];
+  }
+
   liveStats(conversationId: string): LiveStats | null {
     const stats = this.stats.get(conversationId);
     return stats ? { ...stats } : null;
