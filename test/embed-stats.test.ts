@@ -182,3 +182,49 @@ describe('setVerboseLogging reaches existing channels', () => {
     await waitFor(() => lines.includes('debug peer closed connection'), 5000, 'forwarded debug line');
   }, 30_000);
 });
+
+describe('guacd conversation through openConnection', () => {
+  it('the stream carries the instruction stream after the handshake, whole instructions per chunk', async () => {
+    const net = await import('node:net');
+    const got: string[] = [];
+    const guacd = net.createServer((s) => {
+      s.on('error', () => {});
+      let seen = '';
+      let state = 0;
+      s.on('data', (d: Buffer) => {
+        seen += d.toString('latin1');
+        if (state === 0 && seen.includes('6.select,')) {
+          state = 1;
+          s.write('4.args,13.VERSION_1_3_0,8.hostname;');
+        } else if (state === 1 && seen.includes('7.connect,')) {
+          state = 2;
+          seen = '';
+          s.write('5.ready,6.$embed;');
+          // Instructions split at awkward places across writes.
+          s.write('4.sync,3.123;4.si');
+          setTimeout(() => s.write('ze,1.0,3.800,3.600;3.nop;'), 50);
+        } else if (state === 2) got.push(seen);
+      });
+    });
+    await new Promise<void>((r) => guacd.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => guacd.close(() => r())));
+    const port = (guacd.address() as import('node:net').AddressInfo).port;
+    pair = await embedPair({
+      clientSettings: { conversationType: 'vnc' },
+      gatewaySettings: {
+        conversationType: 'vnc',
+        guacd: { guacd_host: '127.0.0.1', guacd_port: port },
+        guacd_params: { hostname: 'x' },
+      },
+    });
+    const stream = await pair.client.openConnection(pair.conversationId);
+    const chunks: string[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c.toString('latin1')));
+    await waitFor(() => chunks.join('').includes('3.nop;'), 5000, 'instructions');
+    for (const c of chunks) expect(c.endsWith(';')).toBe(true);
+    expect(chunks.join('')).toContain('4.sync,3.123;4.size,1.0,3.800,3.600;3.nop;');
+    stream.write('4.sync,3.123;');
+    await waitFor(() => got.join('').includes('4.sync,3.123;'), 5000, 'guacd got the client instruction');
+    stream.destroy();
+  }, 30_000);
+});

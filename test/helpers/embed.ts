@@ -25,6 +25,7 @@ export interface EmbedPair {
 export async function embedPair(opts: {
   onConnection?: ConnectionHandler;
   gatewaySettings?: Record<string, unknown>;
+  clientSettings?: Record<string, unknown>;
   gatewayRegistry?: TubeRegistryOptions;
   clientRegistry?: TubeRegistryOptions;
   conversationId?: string;
@@ -38,7 +39,7 @@ export async function embedPair(opts: {
   try {
     const offer = await client.createTube({
       conversationId,
-      settings: { conversationType: 'tunnel' },
+      settings: opts.clientSettings ?? { conversationType: 'tunnel' },
       trickleIce: false,
     });
     const answer = await gateway.createTube({
