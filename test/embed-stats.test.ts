@@ -228,3 +228,30 @@ describe('guacd conversation through openConnection', () => {
     stream.destroy();
   }, 30_000);
 });
+
+describe('SOCKS conversation through openConnection', () => {
+  it('the destination goes as the SOCKS tail; the gateway checks its allow-list', async () => {
+    const echo = await echoServer();
+    cleanups.push(echo.close);
+    pair = await embedPair({
+      clientSettings: { conversationType: 'tunnel', socks_mode: true },
+      gatewaySettings: {
+        conversationType: 'tunnel',
+        allowed_hosts: '127.0.0.1',
+        allowed_ports: String(echo.port),
+      },
+    });
+    const stream = await pair.client.openConnection(pair.conversationId, {
+      destination: { host: '127.0.0.1', port: echo.port },
+    });
+    stream.write('through socks');
+    const [chunk] = (await new Promise((r) => stream.once('data', (c: Buffer) => r([c])))) as [Buffer];
+    expect(chunk.toString()).toBe('through socks');
+    stream.destroy();
+    const refused = (await pair.client
+      .openConnection(pair.conversationId, { destination: { host: '127.0.0.1', port: 1 } })
+      .catch((e: unknown) => e)) as { code: string; closeReason: number };
+    expect(refused.code).toBe('TUBES_ERR_CONNECTION_REFUSED');
+    expect(typeof refused.closeReason).toBe('number');
+  }, 30_000);
+});

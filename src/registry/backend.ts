@@ -78,7 +78,11 @@ export interface TubeHandle {
   /** Live counters of the channel labelled `conversationId`, or null. */
   liveStats(conversationId: string): LiveStats | null;
   /** A connection on the channel labelled `conversationId` whose local end is a Duplex (offering side). */
-  openConnection(conversationId: string, signal: AbortSignal | undefined): Promise<TubeStream>;
+  openConnection(
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    tail: Uint8Array | undefined,
+  ): Promise<TubeStream>;
 }
 
 /** What a backend learns from its registry. */

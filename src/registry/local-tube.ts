@@ -123,7 +123,11 @@ export class LocalTube implements TubeHandle {
     };
   }
 
-  openConnection(conversationId: string, signal: AbortSignal | undefined): Promise<TubeStream> {
+  openConnection(
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    tail: Uint8Array | undefined,
+  ): Promise<TubeStream> {
     const channel = this.tube.channel(conversationId);
     if (!channel) {
       return Promise.reject(
@@ -133,6 +137,6 @@ export class LocalTube implements TubeHandle {
         ),
       );
     }
-    return channel.openStream(signal);
+    return channel.openStream(signal, tail);
   }
 }

@@ -17,6 +17,7 @@ import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, onVerboseChange, silentLogger } from '../log.ts';
 import { prometheusRegistry } from '../metrics/prometheus.ts';
 import { CloseConnectionReason, closeReasonInfo } from '../protocol/close-reason.ts';
+import { encodeOpenConnectionTail } from '../protocol/socks5/request-tail.ts';
 import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
@@ -42,6 +43,11 @@ export interface OpenConnectionOptions {
   signal?: AbortSignal;
   /** The tube whose channel to use, when the conversation id alone is ambiguous. */
   tubeId?: string;
+  /**
+   * SOCKS conversations: where the gateway connects (sent as the OpenConnection's SOCKS tail; the gateway
+   * checks it against its allow-lists). Leave out for plain `tunnel` and guacd conversations.
+   */
+  destination?: { host: string; port: number };
 }
 
 export interface TubeRegistryOptions {
@@ -266,7 +272,18 @@ export class TubeRegistry {
         `No tube found for connection ID: ${conversationId}`,
       );
     }
-    return tube.openConnection(conversationId, options.signal);
+    const d = options.destination;
+    let tail: Uint8Array | undefined;
+    if (d !== undefined) {
+      try {
+        tail = encodeOpenConnectionTail(d.host, d.port);
+      } catch (err) {
+        throw new TubesError(ErrorCode.BAD_ARGUMENT, `Bad destination: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    return tube.openConnection(conversationId, options.signal, tail);
   }
 
   /**

@@ -97,7 +97,11 @@ export class WorkerTube implements TubeHandle {
     return stats ? { ...stats } : null;
   }
 
-  openConnection(_conversationId: string, _signal: AbortSignal | undefined): Promise<TubeStream> {
+  openConnection(
+    _conversationId: string,
+    _signal: AbortSignal | undefined,
+    _tail: Uint8Array | undefined,
+  ): Promise<TubeStream> {
     return Promise.reject(new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY));
   }
 }
