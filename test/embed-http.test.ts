@@ -221,7 +221,29 @@ describe('metrics scraped over HTTP', () => {
     expect(sample(again, 'tubes_create_to_ready_seconds_count')).toBe(1);
     // The registry is its own prom-client Registry.
     expect(pair.gateway.metricsRegistry()).not.toBe(pair.client.metricsRegistry());
+    // ICE restarts are counted where they start.
+    await pair.client.restartIce(pair.clientTube);
+    expect(sample(await scrape(cl.url), 'tubes_ice_restarts_total')).toBe(1);
   }, 60_000);
+
+  it('admission rejections are counted', async () => {
+    const { TubeRegistry } = await import('../src/index.ts');
+    const registry = new TubeRegistry({ maxConcurrentCreates: 0 });
+    const server = await metricsServer(registry);
+    cleanups.push(server.close);
+    for (let i = 0; i < 3; i++) {
+      await expect(
+        registry.createTube({
+          conversationId: `c${i}`,
+          settings: { conversationType: 'tunnel' },
+          trickleIce: true,
+        }),
+      ).rejects.toThrow(/overloaded/i);
+    }
+    const m = await scrape(server.url);
+    expect(sample(m, 'tubes_admission_rejections_total')).toBe(3);
+    expect(sample(m, 'tubes_tubes', { status: 'ready' })).toBe(0);
+  });
 
   it('workers: 2 — the workers push their counters and the registry adds them up', async () => {
     const echo = await echoServer();

@@ -733,10 +733,10 @@ export class Channel {
     if (!conn.closeExchanged) {
       conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
       conn.closeExchanged = true;
+      conn.closeReason = reason;
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
       this.#publishClose(conn.connNo, reason, message, 'local');
     }
-    conn.closeReason = reason;
     conn.shutdown(reason === CloseConnectionReason.Error, reason, message);
   }
 
@@ -787,7 +787,7 @@ export class Channel {
     this.#callbacks.delete(connNo);
     cb?.failed?.(reason, message);
     if (this.verbose) this.logger.debug({ conn: connNo, reason, message }, 'peer closed connection');
-    conn.closeReason = reason;
+    conn.closeReason ??= reason;
     conn.beforeClose(reason, false);
     conn.shutdown(false, reason, message);
   }
@@ -807,7 +807,7 @@ export class Channel {
         // The peer ended the channel (its reason, or none: the transport went).
         const lost = reason ?? CloseConnectionReason.ConnectionLost;
         conn.closeExchanged = true;
-        conn.closeReason = lost;
+        conn.closeReason ??= lost;
         conn.beforeClose(CloseConnectionReason.Normal, false);
         conn.shutdown(false, lost);
       }

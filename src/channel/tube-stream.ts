@@ -152,6 +152,7 @@ export class TubeStream extends Duplex {
 
   /** Data frame from the peer; false once the readable buffer is above its high-water mark. */
   deliver(payload: Uint8Array): boolean {
+    if (this.#eof) return false; // data after the peer's SendEOF: dropped, as a socket past its FIN would
     return this.push(payload);
   }
 
