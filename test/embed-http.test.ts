@@ -139,6 +139,59 @@ describe('node:http over tube streams (no TCP between client and server)', () =>
     expect(stats['flow_pauses_sent']).toBeGreaterThan(0);
   }, 60_000);
 
+  it('a slow reader of the request (1 MiB/s) pauses the uploading client: both ends stay bounded', async () => {
+    const served: TubeStream[] = [];
+    let maxGatewayBuffered = 0;
+    let read = 0;
+    const server = http.createServer((req, res) => {
+      req.pause();
+      const tick = setInterval(() => {
+        let budget = MiB / 10;
+        while (budget > 0) {
+          const chunk = req.read(Math.min(budget, Math.max(1, req.readableLength))) as Buffer | null;
+          if (!chunk) break;
+          read += chunk.length;
+          budget -= chunk.length;
+        }
+        const gateway = served[0] as TubeStream;
+        maxGatewayBuffered = Math.max(maxGatewayBuffered, gateway.readableLength + req.readableLength);
+        if (req.readableEnded || read >= 5 * MiB) {
+          clearInterval(tick);
+          req.resume();
+          res.end(String(read));
+        }
+      }, 100);
+    });
+    cleanups.push(() => void server.close());
+    pair = await embedPair({
+      onConnection: (stream) => {
+        served.push(stream);
+        server.emit('connection', stream);
+      },
+    });
+    const opened: TubeStream[] = [];
+    const agent = tubeAgent(pair, opened);
+    const req = http.request({ agent, method: 'POST', host: 'embedded', path: '/slow-upload' });
+    const response = once(req, 'response') as Promise<[http.IncomingMessage]>;
+    let maxClientHeld = 0;
+    const sample = setInterval(() => {
+      const client = opened[0];
+      if (client) maxClientHeld = Math.max(maxClientHeld, client.writableLength);
+    }, 50);
+    const started = Date.now();
+    await sendBlocks(req, 5);
+    const [res] = await response;
+    clearInterval(sample);
+    const body = await hashAll(res);
+    expect(body.bytes).toBeGreaterThan(0);
+    expect(read).toBe(5 * MiB);
+    expect(Date.now() - started).toBeGreaterThan(3_000); // the reader set the pace
+    expect(maxGatewayBuffered).toBeLessThan(2.5 * MiB);
+    expect(maxClientHeld).toBeLessThan(1 * MiB);
+    const stats = pair.gateway.getLiveStats(pair.conversationId, pair.gatewayTube) as Record<string, number>;
+    expect(stats['flow_pauses_sent']).toBeGreaterThan(0);
+  }, 60_000);
+
   it('openConnection is refused with the handler’s reason; await using closes the stream', async () => {
     pair = await embedPair({
       onConnection: (stream) => {
