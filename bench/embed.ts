@@ -11,10 +11,10 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
+import { machine } from '../src/bench/lib.ts';
 import { LOOPBACK } from '../src/cli/remote.ts';
 import { median, parseBytes } from '../src/cli/workload.ts';
 import { type ConnectionHandler, TubeRegistry } from '../src/index.ts';
-import { machine } from '../src/bench/lib.ts';
 
 const { values } = parseArgs({
   options: {

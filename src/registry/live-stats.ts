@@ -5,18 +5,8 @@
  * those read 0, and there are no alerts (the original's were informational only).
  */
 import type { ChannelStats } from '../channel/types.ts';
+import { type AggregatedMetrics, aggregatedMetrics, connectionQuality } from '../metrics/aggregated.ts';
 import type { LiveStats } from './backend.ts';
-
-export type ConnectionQuality = 'excellent' | 'good' | 'fair' | 'poor';
-
-/** The original's rule: loss > 5 % poor; RTT ≤ 50 ms and jitter ≤ 10 excellent; ≤ 100/20 good; ≤ 200 fair. */
-export function connectionQuality(rttMs: number | undefined, jitterMs = 0, loss = 0): ConnectionQuality {
-  if (loss > 0.05 || rttMs === undefined) return 'poor';
-  if (rttMs <= 50 && jitterMs <= 10) return 'excellent';
-  if (rttMs <= 100 && jitterMs <= 20) return 'good';
-  if (rttMs <= 200) return 'fair';
-  return 'poor';
-}
 
 export interface TubeFacts {
   tubeId: string;
@@ -88,42 +78,20 @@ export function connectionHealthOf(stats: LiveStats): Record<string, unknown> {
   };
 }
 
-/** `get_aggregated_metrics` over the live stats of every channel. */
-export function aggregatedMetricsOf(all: LiveStats[], activeTubes: number): Record<string, unknown> {
-  const quality = { excellent: 0, good: 0, fair: 0, poor: 0 };
-  let rttSum = 0;
-  let rttN = 0;
-  let throughput = 0;
-  let bandwidth = 0;
-  let connections = 0;
-  for (const s of all) {
-    quality[s['connection_quality'] as ConnectionQuality]++;
-    const rtt = s['avg_rtt_ms'];
-    if (typeof rtt === 'number') {
-      rttSum += rtt;
-      rttN++;
-    }
-    throughput += s['message_throughput'] as number;
-    bandwidth += s['bandwidth_utilization'] as number;
-    connections += s['active_connections'] as number;
-  }
-  return {
-    timestamp: new Date().toISOString(),
-    active_connections: connections,
-    active_tubes: activeTubes,
-    avg_system_rtt_ms: rttN > 0 ? rttSum / rttN : 0,
-    avg_packet_loss: 0,
-    total_message_throughput: throughput,
-    total_bandwidth: bandwidth,
-    excellent_connections: quality.excellent,
-    good_connections: quality.good,
-    fair_connections: quality.fair,
-    poor_connections: quality.poor,
-    total_alerts: 0,
-    critical_alerts: 0,
-    warning_alerts: 0,
-    memory_usage_bytes: process.memoryUsage().rss,
-    cpu_utilization: 0,
-    network_utilization: 0,
-  };
+/**
+ * `get_aggregated_metrics` over the live stats of every channel (the same object a peer's MetricsRequest type 0
+ * gets for one tube: src/metrics/aggregated.ts).
+ */
+export function aggregatedMetricsOf(all: LiveStats[], activeTubes: number): AggregatedMetrics {
+  return aggregatedMetrics(
+    all.map((s) => ({
+      rttMs: typeof s['avg_rtt_ms'] === 'number' ? s['avg_rtt_ms'] : undefined,
+      messagesSent: s['messages_sent'] as number,
+      messagesReceived: s['messages_received'] as number,
+      bytesSent: s['total_bytes_sent'] as number,
+      bytesReceived: s['total_bytes_received'] as number,
+      establishedAt: s['established_at'] as number,
+    })),
+    activeTubes,
+  );
 }

@@ -15,6 +15,7 @@ import type { TubeStream } from '../channel/tube-stream.ts';
 import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, onVerboseChange, silentLogger } from '../log.ts';
+import type { AggregatedMetrics } from '../metrics/aggregated.ts';
 import { prometheusRegistry } from '../metrics/prometheus.ts';
 import { CloseConnectionReason, closeReasonInfo } from '../protocol/close-reason.ts';
 import { encodeOpenConnectionTail } from '../protocol/socks5/request-tail.ts';
@@ -462,7 +463,7 @@ export class TubeRegistry {
   }
 
   /** The original's aggregated metrics over every channel of every tube (see docs/API.md). */
-  getAggregatedMetrics(): Record<string, unknown> {
+  getAggregatedMetrics(): AggregatedMetrics {
     const all: LiveStats[] = [];
     for (const tubeId of this.#index.ids()) {
       const tube = this.#index.get(tubeId);
