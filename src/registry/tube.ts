@@ -202,6 +202,7 @@ export class Tube {
   async #autoRestartOffer(): Promise<void> {
     if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
     this.#heldCandidates = [];
+    this.#init.observer?.iceRestart(); // tubes_ice_restarts_total: automatic restarts count as they start
     try {
       const sdp = await this.#peer.createOffer(true);
       if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
