@@ -28,17 +28,21 @@ export const ErrorCode = {
   TURN_AUTH: 'TUBES_ERR_TURN_AUTH',
   TURN_UNREACHABLE: 'TUBES_ERR_TURN_UNREACHABLE',
   TURN_REJECTED: 'TUBES_ERR_TURN_REJECTED',
+  CONNECTION_REFUSED: 'TUBES_ERR_CONNECTION_REFUSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 export class TubesError extends Error {
   readonly code: ErrorCode;
+  /** The CloseConnection reason behind the error, when a connection was refused or closed by the peer. */
+  readonly closeReason?: number;
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; closeReason?: number }) {
     super(message, options);
     this.name = 'TubesError';
     this.code = code;
+    if (options?.closeReason !== undefined) this.closeReason = options.closeReason;
   }
 }
 

@@ -1,4 +1,5 @@
 export type { ChannelLimits } from './channel/channel.ts';
+export { TubeStream } from './channel/tube-stream.ts';
 export { ErrorCode, isTubesError, TubesError } from './errors.ts';
 export { type Logger, setVerboseLogging } from './log.ts';
 export {
@@ -8,8 +9,11 @@ export {
 } from './protocol/close-reason.ts';
 export type { CapacityReport } from './registry/capacity.ts';
 export {
+  type ConnectionHandler,
+  type ConnectionInfo,
   type CreateTubeOptions,
   type CreateTubeResult,
+  type OpenConnectionOptions,
   type SelectedCandidatePair,
   TubeRegistry,
   type TubeRegistryOptions,

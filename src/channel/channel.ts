@@ -12,7 +12,7 @@
  * Handlers are named `<source>On<event>` (`#portOnMessage`, `#connectionOnRelease`, …).
  */
 import { Socket } from 'node:net';
-import { TubesError } from '../errors.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
 import { encodeFrame, FRAME_OVERHEAD, FrameDecoder } from '../hotpath/index.ts';
 import type { Logger } from '../log.ts';
 import { aggregatedMetrics, type MetricsSample } from '../metrics/aggregated.ts';
@@ -52,6 +52,7 @@ import { Connection, type ConnectionHost, type ConnectionStream, PauseReason } f
 import { Keepalive } from './keepalive.ts';
 import { type OpenContext, type Opened, refusalReason } from './opener.ts';
 import type { DataChannelPort } from './port.ts';
+import { closeReasonOfError, TubeStream } from './tube-stream.ts';
 import {
   type ChannelLimits,
   type ChannelOptions,
@@ -67,11 +68,30 @@ export type { ChannelLimits, ChannelOptions, ChannelOutcome, ChannelStats } from
 
 const BACKEND_CLOSED = 'Backend connection closed unexpectedly';
 
+function swallow(): void {}
+
+function abortError(signal: AbortSignal): Error {
+  const err = new Error('The operation was aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  (err as { code?: string }).code = 'ABORT_ERR';
+  return err;
+}
+
+/** An open stream whose signal aborts is destroyed with an AbortError (close reason Client). */
+function addAbortListener(signal: AbortSignal, stream: TubeStream): void {
+  if (signal.aborted) {
+    stream.destroy(abortError(signal));
+    return;
+  }
+  const onAbort = (): void => void stream.destroy(abortError(signal));
+  signal.addEventListener('abort', onAbort, { once: true });
+  stream.once('close', () => signal.removeEventListener('abort', onAbort));
+}
+
 export class Channel {
   readonly id: string;
   readonly role: 'server' | 'client';
   readonly logger: Logger;
-  readonly verbose: boolean;
   readonly #port: DataChannelPort;
   readonly #limits: ChannelLimits;
   readonly #decoder: FrameDecoder;
@@ -89,6 +109,11 @@ export class Channel {
   #closeReason: number | undefined;
   #peerCaps: number | undefined;
   #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, framesDiscarded: 0 };
+  /** Payload bytes of connections already gone (live ones are summed when asked). */
+  #closedBytesToPeer = 0;
+  #closedBytesFromPeer = 0;
+  #flowPausesSent = 0;
+  #flowPausesReceived = 0;
   readonly #decoderOnFrame = (connNo: number, payload: Uint8Array): void => this.#frame(connNo, payload);
   /** Fragmentation hook: set only when the capability is on. */
   readonly #fragments: FragmentReassembler | undefined;
@@ -99,7 +124,6 @@ export class Channel {
     this.id = opts.port.label;
     this.role = opts.role;
     this.logger = opts.logger;
-    this.verbose = opts.verbose;
     const limits: ChannelLimits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.#limits = limits;
     const clock = opts.clock ?? SYSTEM_CLOCK;
@@ -123,9 +147,14 @@ export class Channel {
         this.#checkCongestion();
       },
       maxDataPayload: () => this.maxDataPayload(),
-      flowPause: (connNo) => this.#control(encodeFlowPause(connNo)),
+      flowPause: (connNo) => {
+        this.#flowPausesSent++;
+        this.#opts.observer?.flowPause('sent');
+        this.#control(encodeFlowPause(connNo));
+      },
       flowResume: (connNo) => this.#control(encodeFlowResume(connNo)),
       localEof: (conn) => this.#connectionOnEof(conn),
+      sendEof: (conn) => this.#control(encodeSendEof(conn.connNo)),
       requestClose: (conn, reason, message) => this.#closeConnection(conn, reason, message),
       released: (conn) => this.#connectionOnRelease(conn),
     };
@@ -138,6 +167,15 @@ export class Channel {
     });
   }
 
+  /** Per-frame debug logging (setVerboseLogging): takes effect at once, for every connection too. */
+  get verbose(): boolean {
+    return this.#host.verbose;
+  }
+
+  set verbose(on: boolean) {
+    this.#host.verbose = on;
+  }
+
   get ended(): boolean {
     return this.#ended;
   }
@@ -147,12 +185,27 @@ export class Channel {
   }
 
   stats(): ChannelStats {
+    let toPeer = this.#closedBytesToPeer;
+    let fromPeer = this.#closedBytesFromPeer;
+    for (const c of this.#connections.values()) {
+      toPeer += c.bytesOut;
+      fromPeer += c.bytesIn;
+    }
+    const rtt = this.#keepalive.summary();
     return {
       channelId: this.id,
       activeConnections: this.#connections.size,
       ...this.#stats,
       rttMs: this.#keepalive.rttMs,
+      rttAvgMs: rtt?.avgMs,
+      rttP95Ms: rtt?.p95Ms,
+      rttP99Ms: rtt?.p99Ms,
       peerCapabilities: this.#peerCaps,
+      connectionBytesToPeer: toPeer,
+      connectionBytesFromPeer: fromPeer,
+      flowPausesSent: this.#flowPausesSent,
+      flowPausesReceived: this.#flowPausesReceived,
+      uptimeMs: this.#host.clock.now() - this.#startedAt,
     };
   }
 
@@ -160,6 +213,74 @@ export class Channel {
   metricsSample(): MetricsSample {
     const s = this.#stats;
     return { ...s, rttMs: this.#keepalive.rttMs, establishedAt: this.#startedAt };
+  }
+
+  /**
+   * Offering side, in-process client: opens a connection whose local end is a TubeStream. Resolves when
+   * the peer answers ConnectionOpened; rejects with TUBES_ERR_CONNECTION_REFUSED (the peer's reason in
+   * `closeReason`) when it refuses, TUBES_ERR_CLOSED when the channel is ended, or an AbortError.
+   */
+  openStream(signal?: AbortSignal, tail?: Uint8Array): Promise<TubeStream> {
+    if (signal?.aborted) return Promise.reject(abortError(signal));
+    if (this.#ended) {
+      return Promise.reject(
+        new TubesError(ErrorCode.CLOSED, `Channel ${this.id} is closed`, {
+          ...(this.#closeReason !== undefined ? { closeReason: this.#closeReason } : {}),
+        }),
+      );
+    }
+    if (this.role !== 'server') {
+      return Promise.reject(
+        new TubesError(
+          ErrorCode.BAD_ARGUMENT,
+          `Channel ${this.id} is served by the answering side: open connections from the offering side`,
+        ),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      const connNo = this.#nextConnNo++;
+      const conn = new Connection(connNo, this.#host);
+      const stream = new TubeStream(conn, this.id, CloseConnectionReason.Error);
+      // Until the caller has the stream, its errors (a refusal, the channel ending) reach it as the rejection.
+      stream.on('error', swallow);
+      let settled = false;
+      const onAbort = (): void => {
+        if (settled) return;
+        settled = true;
+        reject(abortError(signal as AbortSignal));
+        stream.destroy(abortError(signal as AbortSignal));
+      };
+      this.#connections.set(connNo, conn);
+      this.#callbacks.set(connNo, {
+        opened: () => {
+          signal?.removeEventListener('abort', onAbort);
+          if (settled) return;
+          settled = true;
+          stream.off('error', swallow);
+          if (signal) addAbortListener(signal, stream);
+          resolve(stream);
+        },
+        failed: (reason, message) => {
+          signal?.removeEventListener('abort', onAbort);
+          if (settled) return;
+          settled = true;
+          reject(
+            new TubesError(
+              ErrorCode.CONNECTION_REFUSED,
+              message ?? `Connection refused: ${closeReasonInfo(reason).message}`,
+              { closeReason: reason },
+            ),
+          );
+        },
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#control(encodeOpenConnection(connNo, tail));
+      this.#publishOpen(connNo);
+      conn.attachStream(
+        stream,
+        (this.#preOpen ? PauseReason.NotReady : 0) | (this.#congested ? PauseReason.Congested : 0),
+      );
+    });
   }
 
   /** Largest payload one data frame may carry toward the peer (its max-message-size, at most 64 KiB). */
@@ -396,6 +517,10 @@ export class Channel {
         return;
       case 'flow-pause':
       case 'flow-resume': {
+        if (msg.type === 'flow-pause') {
+          this.#flowPausesReceived++;
+          this.#opts.observer?.flowPause('received');
+        }
         const conn = this.#connections.get(msg.connNo);
         conn?.setPaused(PauseReason.PeerFlow, msg.type === 'flow-pause');
         return;
@@ -431,12 +556,17 @@ export class Channel {
       return;
     }
     const sent = readKeepalive(body);
-    if (sent !== undefined) this.#keepalive.echoed(sent);
+    if (sent === undefined) return;
+    const rtt = this.#keepalive.echoed(sent);
+    this.#opts.observer?.rtt(rtt);
   }
 
   #peerOnOpened(connNo: number): void {
     const conn = this.#connections.get(connNo);
-    if (conn && conn.state === 'opening') conn.state = 'open';
+    if (conn && conn.state === 'opening') {
+      conn.state = 'open';
+      this.#opts.observer?.connectionOpened();
+    }
     const cb = this.#callbacks.get(connNo);
     this.#callbacks.delete(connNo);
     cb?.opened?.();
@@ -466,7 +596,8 @@ export class Channel {
 
   #peerOnOpen(connNo: number, tail: Uint8Array): void {
     const opener = this.#opts.opener;
-    if (this.role === 'server' || !opener) {
+    const handler = this.#opts.handler;
+    if (this.role === 'server' || (!opener && !handler)) {
       // The original's server side answers and does nothing else.
       this.#control(encodeConnectionOpened(connNo));
       return;
@@ -501,6 +632,10 @@ export class Channel {
     }
     const conn = new Connection(connNo, this.#host);
     this.#connections.set(connNo, conn);
+    if (handler || !opener) {
+      if (handler) this.#handOver(conn, handler);
+      return;
+    }
     const ctx: OpenContext = {
       channelId: this.id,
       maxPayload: this.maxDataPayload(),
@@ -544,6 +679,30 @@ export class Channel {
     );
   }
 
+  /**
+   * Handler mode: the connection's local end is a TubeStream given to the host's handler. Writes made
+   * during the call wait (not open yet); a throw or a destroy during the call refuses the connection.
+   */
+  #handOver(conn: Connection, handler: (stream: TubeStream, connNo: number) => void): void {
+    const stream = new TubeStream(conn, this.id, CloseConnectionReason.HandlerError);
+    conn.attachStream(stream, PauseReason.NotReady | (this.#congested ? PauseReason.Congested : 0));
+    try {
+      handler(stream, conn.connNo);
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      stream.abandon();
+      if (conn.state === 'opening')
+        this.#closeConnection(conn, closeReasonOfError(e, CloseConnectionReason.HandlerError), e.message);
+      return;
+    }
+    if (conn.state !== 'opening') return; // destroyed by the handler: refused with its reason
+    conn.state = 'open';
+    this.#control(encodeConnectionOpened(conn.connNo));
+    this.#publishOpen(conn.connNo);
+    this.#opts.observer?.connectionOpened();
+    conn.setPaused(PauseReason.NotReady, false);
+  }
+
   #openerOnOpened(conn: Connection, opened: Socket | Opened): void {
     const { socket, inbound } = opened instanceof Socket ? { socket: opened, inbound: undefined } : opened;
     if (conn.state === 'closing' || conn.state === 'closed' || this.#ended) {
@@ -556,6 +715,7 @@ export class Channel {
       conn.state = 'open';
       this.#control(encodeConnectionOpened(conn.connNo));
       this.#publishOpen(conn.connNo);
+      this.#opts.observer?.connectionOpened();
     };
     if (socket instanceof Socket && socket.connecting) {
       socket.once('connect', socketOnConnect);
@@ -573,10 +733,11 @@ export class Channel {
     if (!conn.closeExchanged) {
       conn.beforeClose(reason, true); // the mode's last words go before CloseConnection (guacd)
       conn.closeExchanged = true;
+      conn.closeReason = reason;
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
       this.#publishClose(conn.connNo, reason, message, 'local');
     }
-    conn.shutdown(reason === CloseConnectionReason.Error);
+    conn.shutdown(reason === CloseConnectionReason.Error, reason, message);
   }
 
   /** A socket reached EOF (its side half-closed). */
@@ -595,11 +756,15 @@ export class Channel {
    */
   #connectionOnRelease(conn: Connection): void {
     if (this.#connections.get(conn.connNo) === conn) this.#connections.delete(conn.connNo);
+    this.#closedBytesToPeer += conn.bytesOut;
+    this.#closedBytesFromPeer += conn.bytesIn;
+    this.#opts.observer?.connectionClosed(conn.closeReason ?? CloseConnectionReason.Normal);
     if (!conn.closeExchanged && !this.#ended) {
-      const client = this.role === 'client';
+      const client = this.role === 'client' && !conn.stream;
       const reason = client ? CloseConnectionReason.ConnectionLost : CloseConnectionReason.Normal;
       const message = client ? BACKEND_CLOSED : undefined;
       conn.closeExchanged = true;
+      conn.closeReason = reason;
       this.#control(encodeCloseConnection(conn.connNo, reason, message));
       this.#publishClose(conn.connNo, reason, message, 'local');
     }
@@ -622,8 +787,9 @@ export class Channel {
     this.#callbacks.delete(connNo);
     cb?.failed?.(reason, message);
     if (this.verbose) this.logger.debug({ conn: connNo, reason, message }, 'peer closed connection');
+    conn.closeReason ??= reason;
     conn.beforeClose(reason, false);
-    conn.shutdown();
+    conn.shutdown(false, reason, message);
   }
 
   #recordReason(reason: number): void {
@@ -638,9 +804,12 @@ export class Channel {
     for (const conn of [...this.#connections.values()]) {
       if (sendClose) this.#closeConnection(conn, CloseConnectionReason.Normal);
       else {
+        // The peer ended the channel (its reason, or none: the transport went).
+        const lost = reason ?? CloseConnectionReason.ConnectionLost;
         conn.closeExchanged = true;
+        conn.closeReason ??= lost;
         conn.beforeClose(CloseConnectionReason.Normal, false);
-        conn.shutdown();
+        conn.shutdown(false, lost);
       }
     }
     if (sendClose) this.#control(encodeCloseConnection(0, reason ?? CloseConnectionReason.Normal));

@@ -9,6 +9,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import { FrameSlab } from './frame-slab.ts';
+import type { TubeStream, TubeStreamOwner } from './tube-stream.ts';
 import type { ChannelClock } from './types.ts';
 
 export type ConnectionState = 'opening' | 'open' | 'closing' | 'closed';
@@ -44,7 +45,8 @@ export type ConnectionStream = Duplex & { setNoDelay?(noDelay?: boolean): unknow
 /** What a Connection may ask of its channel (the channel keeps this object private). */
 export interface ConnectionHost {
   readonly logger: Logger;
-  readonly verbose: boolean;
+  /** Per-frame debug logging (changes at runtime: setVerboseLogging). */
+  verbose: boolean;
   /** Runs the progress check of a closing connection. */
   readonly clock: ChannelClock;
   /** Per-connection bytes pending toward TCP before FlowPause is sent. */
@@ -62,6 +64,8 @@ export interface ConnectionHost {
   flowResume(connNo: number): void;
   /** The socket reached EOF (the local side half-closed). */
   localEof(conn: Connection): void;
+  /** An embedded stream's host ended its side: SendEOF, whatever the role. */
+  sendEof(conn: Connection): void;
   /** Ask the channel to close this connection with a reason (sends CloseConnection). */
   requestClose(conn: Connection, reason: number, message?: string): void;
   /** The socket is gone for good. */
@@ -71,11 +75,13 @@ export interface ConnectionHost {
 const STALL_CHECK_MS = 2_000;
 const STALL_LIMIT_MS = 10_000;
 
-export class Connection {
+export class Connection implements TubeStreamOwner {
   readonly connNo: number;
   readonly #host: ConnectionHost;
   state: ConnectionState = 'opening';
   socket: ConnectionStream | undefined;
+  /** The embedded stream this connection drives instead of a socket (openConnection, handler mode). */
+  stream: TubeStream | undefined;
   bytesIn = 0;
   bytesOut = 0;
   #early: Buffer[] = [];
@@ -86,6 +92,8 @@ export class Connection {
   #endTimer: unknown;
   /** CloseConnection for this connection was sent or received: never send (another) one. */
   closeExchanged = false;
+  /** The reason it closed with, once known. */
+  closeReason: number | undefined;
   /** Aborted when the connection closes before its open completed (an opener should give up then). */
   readonly openAbort = new AbortController();
   #filter: InboundFilter | undefined;
@@ -97,7 +105,13 @@ export class Connection {
 
   /** Bytes received from the peer and not yet taken by the kernel. */
   get pendingBytes(): number {
-    return this.#earlyBytes + (this.socket?.writableLength ?? 0);
+    const stream = this.stream;
+    return this.#earlyBytes + (stream ? stream.readableLength : (this.socket?.writableLength ?? 0));
+  }
+
+  /** True while reading from the local side is paused (for an embedded stream: its writes are held). */
+  get paused(): boolean {
+    return this.#pause !== 0;
   }
 
   /**
@@ -155,9 +169,28 @@ export class Connection {
     if (this.#earlyEnd) socket.end();
   }
 
+  /**
+   * Attach an embedded stream (created for this connection): peer bytes are pushed into it, its writes go
+   * out as data frames (TubeStreamOwner below). Everything the peer sent before is delivered first.
+   */
+  attachStream(stream: TubeStream, paused: number): void {
+    this.stream = stream;
+    this.#pause = paused;
+    const early = this.#early;
+    this.#early = [];
+    this.#earlyBytes = 0;
+    for (const chunk of early) stream.deliver(chunk);
+    if (this.#earlyEnd) stream.deliverEnd();
+  }
+
   setPaused(reason: number, on: boolean): void {
     const before = this.#pause;
     this.#pause = on ? before | reason : before & ~reason;
+    const stream = this.stream;
+    if (stream) {
+      if (this.#pause === 0 && before !== 0) stream.resumeWrites();
+      return;
+    }
     const socket = this.socket;
     if (!socket || before === this.#pause) return;
     if (this.#pause === 0) socket.resume();
@@ -168,8 +201,11 @@ export class Connection {
   write(payload: Uint8Array): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.bytesIn += payload.length;
+    const stream = this.stream;
     const socket = this.socket;
-    if (socket) {
+    if (stream) {
+      stream.deliver(payload);
+    } else if (socket) {
       socket.write(payload);
     } else {
       this.#early.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
@@ -200,9 +236,33 @@ export class Connection {
     }
   }
 
+  // ---- TubeStreamOwner: what an embedded stream asks of its connection -----------------------------------
+
+  streamData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.bytesOut += chunk.length;
+    this.#host.forward(this.connNo, chunk);
+  }
+
+  streamEnd(): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.#host.sendEof(this);
+  }
+
+  streamRead(): void {
+    if (this.#askedPeerToPause && (this.stream?.readableLength ?? 0) < this.#host.flowHighWater)
+      this.#socketOnDrain();
+  }
+
+  streamClosed(reason: number, message: string | undefined): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.#host.requestClose(this, reason, message);
+  }
+
   /** The peer half-closed: FIN toward the socket once everything before it is written. */
   endWrites(): void {
-    if (this.socket) this.socket.end();
+    if (this.stream) this.stream.deliverEnd();
+    else if (this.socket) this.socket.end();
     else this.#earlyEnd = true;
   }
 
@@ -210,10 +270,17 @@ export class Connection {
    * Teardown: flush what is pending, FIN, then destroy once written (or when the reader makes no progress
    * for 10 s). `abort` destroys at once.
    */
-  shutdown(abort = false): void {
+  shutdown(abort = false, reason: number = CloseConnectionReason.Normal, message?: string): void {
     if (this.state === 'closed') return;
     if (this.state === 'opening') this.openAbort.abort();
     this.state = 'closing';
+    const stream = this.stream;
+    if (stream) {
+      // The stream keeps what it buffered for its reader; the connection is done.
+      stream.detach(reason, message);
+      this.#released();
+      return;
+    }
     const socket = this.socket;
     if (!socket) {
       this.#early = [];

@@ -15,6 +15,14 @@ export interface KeepaliveEvents {
   timeout(silentMs: number): void;
 }
 
+const RTT_SAMPLES = 64;
+
+export interface RttSummary {
+  avgMs: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
 export class Keepalive {
   readonly #intervalMs: number;
   readonly #timeoutMs: number;
@@ -24,6 +32,9 @@ export class Keepalive {
   #receivedSinceTick = 0;
   #silentMs = 0;
   #rttMs: number | undefined;
+  /** The last RTT_SAMPLES round trips (a ring). */
+  readonly #samples = new Float64Array(RTT_SAMPLES);
+  #sampleCount = 0;
 
   constructor(intervalMs: number, timeoutMs: number, clock: ChannelClock, events: KeepaliveEvents) {
     this.#intervalMs = intervalMs;
@@ -55,8 +66,23 @@ export class Keepalive {
   }
 
   /** The peer echoed a keepalive sent at `sentAt` (our clock). */
-  echoed(sentAt: number): void {
-    this.#rttMs = Math.max(0, this.#clock.now() - sentAt);
+  echoed(sentAt: number): number {
+    const rtt = Math.max(0, this.#clock.now() - sentAt);
+    this.#rttMs = rtt;
+    this.#samples[this.#sampleCount % RTT_SAMPLES] = rtt;
+    this.#sampleCount++;
+    return rtt;
+  }
+
+  /** Average and percentiles (nearest rank) of the last round trips; undefined before the first one. */
+  summary(): RttSummary | undefined {
+    const n = Math.min(this.#sampleCount, RTT_SAMPLES);
+    if (n === 0) return undefined;
+    const sorted = this.#samples.slice(0, n).sort();
+    let sum = 0;
+    for (const v of sorted) sum += v;
+    const rank = (p: number): number => sorted[Math.min(n - 1, Math.ceil(p * n) - 1)] as number;
+    return { avgMs: sum / n, p95Ms: rank(0.95), p99Ms: rank(0.99) };
   }
 
   #clockOnTick(): void {

@@ -1,8 +1,10 @@
 /** What a channel is configured with and reports: limits, clock, options, callbacks, stats, outcomes. */
 import type { Logger } from '../log.ts';
 import type { AggregatedMetrics } from '../metrics/aggregated.ts';
+import type { ChannelObserver } from '../metrics/counters.ts';
 import type { Opener } from './opener.ts';
 import type { DataChannelPort } from './port.ts';
+import type { TubeStream } from './tube-stream.ts';
 
 export interface ChannelLimits {
   /** Pause TCP reads while the data channel buffers more than this. */
@@ -86,6 +88,14 @@ export interface ChannelOptions {
   /** Default: the process clock. */
   clock?: ChannelClock | undefined;
   opener?: Opener | undefined;
+  /**
+   * Gateway side, handler mode: each OpenConnection becomes a TubeStream given to this function instead of
+   * a dialed socket (the opener is not used). Throwing, or destroying the stream before returning, refuses
+   * the connection; otherwise ConnectionOpened is sent as soon as it returns.
+   */
+  handler?: ((stream: TubeStream, connNo: number) => void) | undefined;
+  /** Connection events for the registry's metrics. */
+  observer?: ChannelObserver | undefined;
   /** Answer capability probes and use our protocol extensions (default true). */
   extensions?: boolean | undefined;
   /** The original's FRAGMENTATION capability (`enableMultiChannel`): large frames out as fragments, fragments in. */
@@ -119,5 +129,17 @@ export interface ChannelStats {
   bytesReceived: number;
   framesDiscarded: number;
   rttMs: number | undefined;
+  /** Over the last keepalive round trips (up to 64). */
+  rttAvgMs: number | undefined;
+  rttP95Ms: number | undefined;
+  rttP99Ms: number | undefined;
   peerCapabilities: number | undefined;
+  /** Payload bytes of this channel's connections (closed ones included), each way. */
+  connectionBytesToPeer: number;
+  connectionBytesFromPeer: number;
+  /** FlowPause messages sent and received. */
+  flowPausesSent: number;
+  flowPausesReceived: number;
+  /** Milliseconds since the channel was created. */
+  uptimeMs: number;
 }

@@ -4,10 +4,12 @@
  * backend only starts tubes and runs operations on them. Arguments reach a backend validated and decoded.
  */
 
+import type { TubeStream } from '../channel/tube-stream.ts';
 import type { ParsedSettings } from '../config/settings.ts';
+import type { MetricsSnapshot } from '../metrics/counters.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import type { SignalCallback } from './signals.ts';
-import type { TubeStatus } from './tube.ts';
+import type { ConnectionInfo, TubeStatus } from './tube.ts';
 
 /** A new channel: the caller's settings as given (a worker parses them again) and parsed. */
 export interface ChannelSpec {
@@ -27,6 +29,8 @@ export interface TubeSpec extends ChannelSpec {
   /** The original's FRAGMENTATION capability for every channel of the tube. */
   enableMultiChannel: boolean;
   onSignal: SignalCallback | undefined;
+  /** Handler mode (answering side, in-thread backend only). */
+  onConnection: ((stream: TubeStream, info: ConnectionInfo) => void) | undefined;
 }
 
 /** The nominated ICE candidate pair of a tube (`getConnectionStats`). */
@@ -69,8 +73,16 @@ export interface TubeHandle {
   closeChannel(conversationId: string, reason: number): Promise<void>;
   close(reason: number): Promise<void>;
   connectionStats(): Promise<ConnectionStats>;
+  /** Labels of this tube's channels (its own conversation first). */
+  conversationIds(): string[];
   /** Live counters of the channel labelled `conversationId`, or null. */
   liveStats(conversationId: string): LiveStats | null;
+  /** A connection on the channel labelled `conversationId` whose local end is a Duplex (offering side). */
+  openConnection(
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    tail: Uint8Array | undefined,
+  ): Promise<TubeStream>;
 }
 
 /** What a backend learns from its registry. */
@@ -86,4 +98,8 @@ export interface TubeBackend {
   open(spec: TubeSpec): TubeHandle;
   /** After every tube is closed (cleanupAll): releases what the backend holds, e.g. its workers. */
   shutdown(): Promise<void>;
+  /** The metrics of every thread the tubes run on, added up (pending histogram observations taken). */
+  metrics(): MetricsSnapshot;
+  /** Per-frame debug logging, for existing channels too. */
+  setVerbose(on: boolean): void;
 }

@@ -19,6 +19,7 @@ export class Admission {
   #total = 0;
   #failures = 0;
   #totalMs = 0;
+  #rejected = 0;
 
   constructor(max: number) {
     this.max = max;
@@ -28,6 +29,7 @@ export class Admission {
   enter(): (ok: boolean) => void {
     if (this.#active >= this.max) {
       this.#failures++;
+      this.#rejected++;
       throw new TubesError(
         ErrorCode.OVERLOADED,
         `System overloaded: ${this.#active} active creates (max ${this.max}). Please retry with backoff.`,
@@ -44,6 +46,11 @@ export class Admission {
       this.#totalMs += performance.now() - started;
       if (!ok) this.#failures++;
     };
+  }
+
+  /** Creations refused with TUBES_ERR_OVERLOADED since the registry started. */
+  get rejections(): number {
+    return this.#rejected;
   }
 
   report(): CapacityReport {

@@ -1,5 +1,7 @@
 /** Tubes on this thread: each handle is a Tube (tube.ts) with the registry's options applied. */
+import { engineInfo } from '../hotpath/internal.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { addTraffic, MetricsSink, type MetricsSnapshot, zeroTraffic } from '../metrics/counters.ts';
 import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { PeerOptions } from '../webrtc/peer.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
@@ -14,6 +16,8 @@ export class LocalBackend implements TubeBackend {
   readonly #options: LocalOptions;
   readonly #logger: Logger;
   readonly #host: BackendHost;
+  readonly #tubes = new Set<LocalTube>();
+  readonly #sink = new MetricsSink();
 
   constructor(options: LocalOptions, host: BackendHost) {
     this.#options = options;
@@ -35,15 +39,18 @@ export class LocalBackend implements TubeBackend {
           protocolExtensions: this.#options.protocolExtensions,
           fragmentation: spec.enableMultiChannel,
           onSignal: spec.onSignal,
+          onConnection: spec.onConnection,
+          observer: this.#sink,
           gatherTimeoutMs: this.#options.iceGatherTimeoutMs ?? 30_000,
           creationTimeoutMs: this.#creationTimeoutMs(),
           iceRestart: resolveIceRestartOptions(this.#options.iceRestart),
-          onClosed: () => this.#host.closed(handle),
+          onClosed: () => this.#closed(handle),
         },
         spec.offerSdp === undefined ? 'server' : 'client',
       ),
       spec.offerSdp,
     );
+    this.#tubes.add(handle);
     return handle;
   }
 
@@ -54,6 +61,34 @@ export class LocalBackend implements TubeBackend {
     const v = process.env['KEEPER_GATEWAY_TUBE_CREATION_TIMEOUT_SECS'];
     const secs = v !== undefined && v.trim() !== '' ? Number(v) : Number.NaN;
     return Number.isInteger(secs) && secs >= 0 ? secs * 1000 : 15_000;
+  }
+
+  /** A tube is gone: its channels' traffic stays in the totals. */
+  #closed(handle: LocalTube): void {
+    if (this.#tubes.delete(handle)) {
+      for (const channel of handle.tube.channels()) addTraffic(this.#sink.retired, channel.stats());
+    }
+    this.#host.closed(handle);
+  }
+
+  metrics(): MetricsSnapshot {
+    const tubesByStatus: Record<string, number> = {};
+    const traffic = zeroTraffic();
+    let connectionsOpen = 0;
+    for (const handle of this.#tubes) {
+      const status = handle.status;
+      tubesByStatus[status] = (tubesByStatus[status] ?? 0) + 1;
+      for (const channel of handle.tube.channels()) {
+        const s = channel.stats();
+        addTraffic(traffic, s);
+        connectionsOpen += s.activeConnections;
+      }
+    }
+    return this.#sink.snapshot({ tubesByStatus, connectionsOpen, traffic, engine: engineInfo().engine });
+  }
+
+  setVerbose(on: boolean): void {
+    for (const handle of this.#tubes) handle.tube.setVerbose(on);
   }
 
   #peerOptions(spec: TubeSpec): PeerOptions {

@@ -1,6 +1,9 @@
 /** One in-thread tube as the registry's index holds it: a Tube (tube.ts) behind the TubeHandle surface. */
+import type { TubeStream } from '../channel/tube-stream.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 import type { ChannelSpec, ConnectionStats, LiveStats, StartedTube, TubeHandle } from './backend.ts';
+import { liveStatsOf } from './live-stats.ts';
 import type { Tube, TubeStatus } from './tube.ts';
 
 export class LocalTube implements TubeHandle {
@@ -96,24 +99,44 @@ export class LocalTube implements TubeHandle {
     };
   }
 
+  conversationIds(): string[] {
+    return this.tube.conversationIds();
+  }
+
   liveStats(conversationId: string): LiveStats | null {
-    const channel = this.tube.channel(conversationId);
+    const tube = this.tube;
+    const channel = tube.channel(conversationId);
     if (!channel) return null;
-    const s = channel.stats();
+    const status = tube.status;
     return {
-      conversation_id: conversationId,
-      tube_id: this.tube.id,
-      established_at: this.tube.createdAt,
-      messages_sent: s.messagesSent,
-      messages_received: s.messagesReceived,
-      total_bytes_sent: s.bytesSent,
-      total_bytes_received: s.bytesReceived,
-      avg_rtt_ms: s.rttMs ?? null,
-      active_connections: s.activeConnections,
-      frames_discarded: s.framesDiscarded,
-      connection_lost: this.tube.connectivityLost,
-      ice_restarts: this.tube.iceRestarts,
-      buffered_bytes: this.tube.bufferedBytes(),
+      ...liveStatsOf(conversationId, channel.stats(), {
+        tubeId: tube.id,
+        establishedAt: tube.createdAt,
+        iceConnectionState: tube.connectionState,
+        dtlsReady: status === 'ready' || status === 'active',
+        activeDataChannels: tube.channels().filter((c) => !c.ended).length,
+        role: channel.role,
+      }),
+      connection_lost: tube.connectivityLost,
+      ice_restarts: tube.iceRestarts,
+      buffered_bytes: tube.bufferedBytes(),
     };
+  }
+
+  openConnection(
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    tail: Uint8Array | undefined,
+  ): Promise<TubeStream> {
+    const channel = this.tube.channel(conversationId);
+    if (!channel) {
+      return Promise.reject(
+        new TubesError(
+          ErrorCode.CONVERSATION_NOT_FOUND,
+          `No channel ${conversationId} on tube ${this.tube.id}`,
+        ),
+      );
+    }
+    return channel.openStream(signal, tail);
   }
 }

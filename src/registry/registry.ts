@@ -8,23 +8,48 @@
 
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { ResourceLimits } from 'node:worker_threads';
+import type { Registry as PromRegistry } from 'prom-client';
 import type { ChannelLimits } from '../channel/channel.ts';
 import { modeFor } from '../channel/modes.ts';
+import type { TubeStream } from '../channel/tube-stream.ts';
 import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
-import { type Logger, silentLogger } from '../log.ts';
-import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import { type Logger, onVerboseChange, silentLogger } from '../log.ts';
+import type { AggregatedMetrics } from '../metrics/aggregated.ts';
+import { prometheusRegistry } from '../metrics/prometheus.ts';
+import { CloseConnectionReason, closeReasonInfo } from '../protocol/close-reason.ts';
+import { encodeOpenConnectionTail } from '../protocol/socks5/request-tail.ts';
 import { iceServerPlan } from '../webrtc/ice-servers.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
 import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
 import type { IceRestartOptions } from './ice-restart.ts';
+import { aggregatedMetricsOf, connectionHealthOf } from './live-stats.ts';
 import { LocalBackend } from './local-backend.ts';
 import type { SignalCallback } from './signals.ts';
-import type { TubeStatus } from './tube.ts';
+import type { ConnectionInfo, TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';
 import { WorkerBackend } from './worker-backend.ts';
+import { IN_THREAD_ONLY } from './worker-tube.ts';
+
+export type { TubeStream } from '../channel/tube-stream.ts';
+export type { ConnectionInfo } from './tube.ts';
+
+/** Handler mode: receives each connection the peer opens (see CreateTubeOptions.onConnection). */
+export type ConnectionHandler = (stream: TubeStream, info: ConnectionInfo) => void;
+
+export interface OpenConnectionOptions {
+  /** Aborts the open (rejects with an AbortError), or later destroys the stream (close reason Client). */
+  signal?: AbortSignal;
+  /** The tube whose channel to use, when the conversation id alone is ambiguous. */
+  tubeId?: string;
+  /**
+   * SOCKS conversations: where the gateway connects (sent as the OpenConnection's SOCKS tail; the gateway
+   * checks it against its allow-lists). Leave out for plain `tunnel` and guacd conversations.
+   */
+  destination?: { host: string; port: number };
+}
 
 export interface TubeRegistryOptions {
   /** pino-compatible logger; silent by default. */
@@ -95,6 +120,14 @@ export interface CreateTubeOptions {
    * fragments, fragments reassembled). Never negotiated: both peers must set it alike. Default false.
    */
   enableMultiChannel?: boolean;
+  /**
+   * Handler mode, answering (gateway) side of a `tunnel` without SOCKS: every connection the peer opens is
+   * handed to this function as a `stream.Duplex` (TubeStream) instead of being dialed to a target. Accepting
+   * is implicit (ConnectionOpened is sent when it returns); throwing, or destroying the stream before
+   * returning, refuses the connection with the error's `closeReason` (default HandlerError, 22). In-thread
+   * registries only (not with `workers`).
+   */
+  onConnection?: ConnectionHandler;
 }
 
 export type { SelectedCandidatePair } from './backend.ts';
@@ -136,10 +169,13 @@ export class TubeRegistry {
   readonly #index = new TubeIndex<TubeHandle>();
   readonly #backend: TubeBackend;
   readonly #iceServers: IceServer[];
+  #prometheus: PromRegistry | undefined;
+  readonly #workers: number;
 
   constructor(options: TubeRegistryOptions = {}) {
     const workers = workerCount(options.workers);
     this.#iceServers = options.iceServers ?? [];
+    this.#workers = workers;
     this.#logger = options.logger ?? silentLogger();
     this.#admission = new Admission(
       options.maxConcurrentCreates ?? envInt('TUBES_MAX_CONCURRENT_CREATES') ?? 100,
@@ -150,6 +186,12 @@ export class TubeRegistry {
     };
     this.#backend =
       workers > 0 ? new WorkerBackend(this, workers, options, host) : new LocalBackend(options, host);
+    onVerboseChange(this);
+  }
+
+  /** @internal setVerboseLogging() reached this registry: its channels (and workers) follow at once. */
+  verboseChanged(enabled: boolean): void {
+    this.#backend.setVerbose(enabled);
   }
 
   async createTube(opts: CreateTubeOptions): Promise<CreateTubeResult> {
@@ -159,6 +201,7 @@ export class TubeRegistry {
     const parsed = parseSettings(opts.settings);
     modeFor(parsed); // validates the mode's settings before any WebRTC work
     iceServerPlan(opts.iceServers ?? this.#iceServers, opts.settings, opts.turnOnly); // ICE servers, turn_* keys
+    if (opts.onConnection !== undefined) this.#checkHandlerMode(opts, parsed.mode);
     const channel = { conversationId: opts.conversationId, settings: opts.settings, parsed };
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
     if (existing) {
@@ -180,6 +223,7 @@ export class TubeRegistry {
         turnOnly: opts.turnOnly,
         enableMultiChannel: opts.enableMultiChannel === true,
         onSignal: opts.onSignal,
+        onConnection: opts.onConnection,
       });
     } catch (err) {
       done(false);
@@ -195,6 +239,75 @@ export class TubeRegistry {
       this.#index.remove(tube);
       throw createFailure(err);
     }
+  }
+
+  #checkHandlerMode(opts: CreateTubeOptions, mode: string): void {
+    if (typeof opts.onConnection !== 'function')
+      throw new TubesError(ErrorCode.BAD_ARGUMENT, 'onConnection must be a function');
+    if (this.#workers > 0) throw new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY);
+    if (opts.offer === undefined)
+      throw new TubesError(
+        ErrorCode.BAD_ARGUMENT,
+        'onConnection serves connections the peer opens: it applies to the answering side (createTube with an offer)',
+      );
+    if (mode !== 'port-forward')
+      throw new TubesError(
+        ErrorCode.BAD_SETTINGS,
+        `onConnection is for tunnel conversations without SOCKS (this one runs in ${mode} mode, whose gateway must dial or relay itself)`,
+      );
+  }
+
+  /**
+   * Opens a connection on the channel of `conversationId` (offering side) whose local end is the returned
+   * `stream.Duplex`: no local listener or TCP involved. Resolves when the peer answers ConnectionOpened;
+   * rejects with TUBES_ERR_CONNECTION_REFUSED (`closeReason` = the peer's reason) when it refuses. See
+   * docs/API.md ("Embedding") for the stream's close semantics.
+   */
+  async openConnection(conversationId: string, options: OpenConnectionOptions = {}): Promise<TubeStream> {
+    if (this.#workers > 0) throw new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY);
+    const tube =
+      options.tubeId !== undefined ? this.#tube(options.tubeId) : this.#index.byConversation(conversationId);
+    if (!tube) {
+      throw new TubesError(
+        ErrorCode.CONVERSATION_NOT_FOUND,
+        `No tube found for connection ID: ${conversationId}`,
+      );
+    }
+    const d = options.destination;
+    let tail: Uint8Array | undefined;
+    if (d !== undefined) {
+      try {
+        tail = encodeOpenConnectionTail(d.host, d.port);
+      } catch (err) {
+        throw new TubesError(ErrorCode.BAD_ARGUMENT, `Bad destination: ${(err as Error).message}`, {
+          cause: err,
+        });
+      }
+    }
+    return tube.openConnection(conversationId, options.signal, tail);
+  }
+
+  /**
+   * This registry's metrics as a prom-client `Registry` (its own, never prom-client's global one), for a
+   * host that mounts it beside its other metrics (`registry.metrics()` gives the Prometheus text).
+   */
+  metricsRegistry(): PromRegistry {
+    this.#prometheus ??= prometheusRegistry({
+      snapshot: () => this.#backend.metrics(),
+      admissionRejections: () => this.#admission.rejections,
+      reasonName: (code) => closeReasonInfo(code).name,
+    });
+    return this.#prometheus;
+  }
+
+  /** The Prometheus text exposition of this registry's metrics (content type: `metricsContentType`). */
+  metrics(): Promise<string> {
+    return this.metricsRegistry().metrics();
+  }
+
+  /** Content-Type header for the text `metrics()` returns. */
+  get metricsContentType(): string {
+    return this.metricsRegistry().contentType;
   }
 
   /** `prefix`: the original's wording for some methods, e.g. `Failed to get tube status: `. */
@@ -330,8 +443,37 @@ export class TubeRegistry {
    * Live counters of one conversation's channel, or null if unknown. With `workers`, as last pushed by the
    * tube's worker (at most ~100 ms old).
    */
-  getLiveStats(conversationId: string): LiveStats | null {
-    return this.#index.byConversation(conversationId)?.liveStats(conversationId) ?? null;
+  getLiveStats(conversationId: string, tubeId?: string): LiveStats | null {
+    const tube = tubeId !== undefined ? this.#index.get(tubeId) : this.#index.byConversation(conversationId);
+    return tube?.liveStats(conversationId) ?? null;
+  }
+
+  /**
+   * `{ tube_id, conversation_id, quality, rtt_ms, packet_loss_rate, active_alerts, error_rate,
+   * ice_connection_state }` of the tube's own channel, or null if unknown.
+   */
+  getConnectionHealth(tubeId: string): Record<string, unknown> | null {
+    const tube = this.#index.get(tubeId);
+    if (!tube) return null;
+    for (const conversationId of tube.conversationIds()) {
+      const stats = tube.liveStats(conversationId);
+      if (stats) return connectionHealthOf(stats);
+    }
+    return null;
+  }
+
+  /** The original's aggregated metrics over every channel of every tube (see docs/API.md). */
+  getAggregatedMetrics(): AggregatedMetrics {
+    const all: LiveStats[] = [];
+    for (const tubeId of this.#index.ids()) {
+      const tube = this.#index.get(tubeId);
+      if (!tube) continue;
+      for (const conversationId of tube.conversationIds()) {
+        const stats = tube.liveStats(conversationId);
+        if (stats) all.push(stats);
+      }
+    }
+    return aggregatedMetricsOf(all, this.#index.size);
   }
 
   async cleanupTubes(tubeIds: string[]): Promise<void> {

@@ -7,11 +7,13 @@ import { Channel, type ChannelLimits, type Channel as ChannelT } from '../channe
 import { type Listener, listen } from '../channel/listener.ts';
 import { type ChannelMode, modeFor } from '../channel/modes.ts';
 import type { DataChannelPort } from '../channel/port.ts';
+import type { TubeStream } from '../channel/tube-stream.ts';
 import type { ParsedSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { isVerbose } from '../log.ts';
 import { aggregatedMetrics } from '../metrics/aggregated.ts';
+import type { ChannelObserver, TubeObserver } from '../metrics/counters.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
 import {
   Peer,
@@ -52,6 +54,18 @@ export interface TubeInit {
   /** Loss detection and automatic ICE restart (trickle ICE only; src/registry/ice-restart.ts). */
   iceRestart?: IceRestartOptions | undefined;
   onClosed(tube: Tube): void;
+  /** Handler mode (answering side): each connection the peer opens is given to this instead of dialed. */
+  onConnection?: ((stream: TubeStream, info: ConnectionInfo) => void) | undefined;
+  /** The registry's metrics (connection and tube events). */
+  observer?: (ChannelObserver & TubeObserver) | undefined;
+}
+
+/** What a handler learns about a connection the peer opened. */
+export interface ConnectionInfo {
+  tubeId: string;
+  /** The data channel's label: the conversation id the offering side created it for. */
+  conversationId: string;
+  connNo: number;
 }
 
 interface ChannelEntry {
@@ -188,6 +202,7 @@ export class Tube {
   async #autoRestartOffer(): Promise<void> {
     if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
     this.#heldCandidates = [];
+    this.#init.observer?.iceRestart(); // tubes_ice_restarts_total: automatic restarts count as they start
     try {
       const sdp = await this.#peer.createOffer(true);
       if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
@@ -380,6 +395,8 @@ export class Tube {
         extensions: this.#init.protocolExtensions !== false,
         fragmentation: this.#init.fragmentation === true,
         opener: role === 'client' ? mode.opener : undefined,
+        handler: role === 'client' ? this.#handler(port.label) : undefined,
+        observer: this.#init.observer,
         signal: (kind, data) => this.#signal(kind, data, port.label),
         aggregatedMetrics: () =>
           aggregatedMetrics(
@@ -399,9 +416,24 @@ export class Tube {
     return entry;
   }
 
+  #handler(label: string): ((stream: TubeStream, connNo: number) => void) | undefined {
+    const onConnection = this.#init.onConnection;
+    if (!onConnection) return undefined;
+    const tubeId = this.id;
+    return (stream, connNo) => onConnection(stream, { tubeId, conversationId: label, connNo });
+  }
+
+  /** Per-frame debug logging of this tube's channels, at once. */
+  setVerbose(on: boolean): void {
+    for (const { channel } of this.#channels.values()) channel.verbose = on;
+  }
+
   #channelOpen(): void {
     if (this.#status === 'closed') return;
-    if (this.#readyAt === undefined) this.#readyAt = Date.now();
+    if (this.#readyAt === undefined) {
+      this.#readyAt = Date.now();
+      this.#init.observer?.ready(this.#readyAt - this.createdAt);
+    }
     this.#status = 'ready';
   }
 
@@ -500,6 +532,7 @@ export class Tube {
   }
 
   async restartIce(): Promise<string> {
+    this.#init.observer?.iceRestart();
     const sdp = await this.#peer.createOffer(true);
     return encodeSdpBase64(sdp);
   }

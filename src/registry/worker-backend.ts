@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { type Logger, silentLogger } from '../log.ts';
+import { addSnapshot, emptySnapshot, type MetricsSnapshot } from '../metrics/counters.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import type { TubeRegistry, TubeRegistryOptions } from './registry.ts';
@@ -28,6 +29,10 @@ export class WorkerBackend implements TubeBackend {
   readonly #host: BackendHost;
   readonly #logger: Logger;
   readonly #hostLogger: Logger | undefined;
+  /** Each live worker's latest metrics (without observations). */
+  readonly #workerMetrics = new Map<PoolWorker<WorkerTube>, MetricsSnapshot>();
+  /** Counters of workers that exited, and observations not scraped yet. */
+  readonly #kept: MetricsSnapshot = emptySnapshot();
 
   /** `owner`: the registry this backend serves (for the internal test hooks below). */
   constructor(owner: object, size: number, options: TubeRegistryOptions, host: BackendHost) {
@@ -72,6 +77,30 @@ export class WorkerBackend implements TubeBackend {
     return this.#pool.stop();
   }
 
+  /** What the workers pushed (≤ ~100 ms old), added up, plus the counters of workers that exited. */
+  metrics(): MetricsSnapshot {
+    const total = emptySnapshot();
+    addSnapshot(total, this.#kept);
+    this.#kept.rttMs = [];
+    this.#kept.readyMs = [];
+    for (const m of this.#workerMetrics.values()) addSnapshot(total, m);
+    return total;
+  }
+
+  setVerbose(on: boolean): void {
+    for (const worker of this.#pool.live()) {
+      worker.call({ op: 'setVerbose', on }).catch((err: Error) => {
+        this.#logger.warn({ worker: worker.index, err: err.message }, 'setVerboseLogging not forwarded');
+      });
+    }
+  }
+
+  #applyMetrics(worker: PoolWorker<WorkerTube>, metrics: MetricsSnapshot): void {
+    this.#kept.rttMs.push(...metrics.rttMs);
+    this.#kept.readyMs.push(...metrics.readyMs);
+    this.#workerMetrics.set(worker, { ...metrics, rttMs: [], readyMs: [] });
+  }
+
   #forget(tube: WorkerTube): void {
     if (tube.worker.tubes.get(tube.id) !== tube) return;
     tube.worker.release(tube.id);
@@ -97,6 +126,7 @@ export class WorkerBackend implements TubeBackend {
   }
 
   #applyState(worker: PoolWorker<WorkerTube>, msg: WorkerStateEvent): void {
+    if (msg.metrics) this.#applyMetrics(worker, msg.metrics);
     for (const [id, snap] of msg.tubes) {
       const tube = worker.tubes.get(id);
       if (!tube) continue;
@@ -116,6 +146,12 @@ export class WorkerBackend implements TubeBackend {
   }
 
   #workerOnExit(worker: PoolWorker<WorkerTube>, code: number): void {
+    const last = this.#workerMetrics.get(worker);
+    this.#workerMetrics.delete(worker);
+    if (last) {
+      // Its counters stay in the totals; its gauges (tubes, open connections, engine) are gone with it.
+      addSnapshot(this.#kept, { ...last, tubesByStatus: {}, connectionsOpen: 0, engines: {} });
+    }
     const tubes = [...worker.tubes.values()];
     if (!worker.stopping || tubes.length > 0) {
       this.#logger.error(

@@ -10,6 +10,7 @@ import { parseSettings } from '../config/settings.ts';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { engineInfo, resolveEngine } from '../hotpath/internal.ts';
 import { setVerboseLogging } from '../log.ts';
+import type { MetricsSnapshot } from '../metrics/counters.ts';
 import type { ChannelSpec } from './backend.ts';
 import { LocalBackend } from './local-backend.ts';
 import type { LocalTube } from './local-tube.ts';
@@ -68,7 +69,18 @@ function pushStats(state: WorkerStateEvent, tube: LocalTube): void {
   }
 }
 
-/** Pushes what changed since the last push (tube states always; live stats when `withStats`). */
+let lastMetrics = '';
+
+/** The worker's metrics when they changed since the last push (observations are always news). */
+function pushMetrics(state: WorkerStateEvent): void {
+  const metrics: MetricsSnapshot = backend.metrics();
+  const json = JSON.stringify({ ...metrics, rttMs: [], readyMs: [] });
+  if (json === lastMetrics && metrics.rttMs.length === 0 && metrics.readyMs.length === 0) return;
+  lastMetrics = json;
+  state.metrics = metrics;
+}
+
+/** Pushes what changed since the last push (tube states always; live stats and metrics when `withStats`). */
 function flush(withStats: boolean): void {
   const state: WorkerStateEvent = { event: 'state', tubes: [], stats: [] };
   for (const [id, tube] of tubes) {
@@ -87,7 +99,8 @@ function flush(withStats: boolean): void {
       state.tubes.push([id, null]);
     }
   }
-  if (state.tubes.length > 0 || state.stats.length > 0) send(state);
+  if (withStats) pushMetrics(state);
+  if (state.tubes.length > 0 || state.stats.length > 0 || state.metrics) send(state);
   schedule();
 }
 
@@ -147,6 +160,7 @@ function open(spec: WorkerTubeSpec): Promise<unknown> {
   const tube = backend.open({
     ...spec,
     parsed: parseSettings(spec.settings),
+    onConnection: undefined,
     // Signals also push state: the host sees e.g. 'active' before the 'connected' signal.
     onSignal: (signal) => {
       flush(false);
@@ -163,6 +177,10 @@ function run(req: WorkerRequest): unknown {
       return open(req.spec);
     case 'testHook':
       return testHook(req.hook);
+    case 'setVerbose':
+      setVerboseLogging(req.on);
+      backend.setVerbose(req.on);
+      return undefined;
     default: {
       const tube = tubes.get(req.tubeId);
       if (!tube) throw new TubesError(ErrorCode.TUBE_NOT_FOUND, `Tube not found: ${req.tubeId}`);

@@ -4,6 +4,7 @@
  * (wire.ts). The worker also sends `signal` events per tube and `state` events: what changed in its tubes,
  * always before the reply or signal that follows the change.
  */
+import type { MetricsSnapshot } from '../metrics/counters.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import type { LiveStats } from './backend.ts';
 import type { TubeRegistryOptions } from './registry.ts';
@@ -46,6 +47,8 @@ export type WorkerTestHook = 'throw' | 'exit' | 'oom' | 'engine' | 'cpu';
 export type WorkerRequest =
   | { id: number; op: 'open'; spec: WorkerTubeSpec }
   | { id: number; op: TubeOperation; tubeId: string; args: unknown[] }
+  /** setVerboseLogging() on the registry's thread: the worker's flag and its existing channels. */
+  | { id: number; op: 'setVerbose'; on: boolean }
   /** Internal, for tests and benchmarks only; never reachable through the public API. */
   | { id: number; op: 'testHook'; hook: WorkerTestHook };
 
@@ -59,6 +62,8 @@ export interface WorkerStateEvent {
   event: 'state';
   tubes: [tubeId: string, TubeSnapshot | null][];
   stats: [tubeId: string, conversationId: string, LiveStats | null][];
+  /** The worker's metrics when they changed (histogram observations since the previous push). */
+  metrics?: MetricsSnapshot;
 }
 
 export interface WorkerSignalEvent {

@@ -3,11 +3,17 @@
  * (worker-protocol.ts); status, connection state and live stats are the ones the worker last pushed, kept
  * up to date by the worker backend (worker-backend.ts).
  */
+import type { TubeStream } from '../channel/tube-stream.ts';
+import { ErrorCode, TubesError } from '../errors.ts';
 import type { ChannelSpec, ConnectionStats, LiveStats, StartedTube, TubeHandle } from './backend.ts';
 import type { SignalCallback } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
 import type { PoolWorker } from './worker-pool.ts';
 import type { TubeOperation, WorkerTubeSpec } from './worker-protocol.ts';
+
+/** Why a Duplex per connection needs the tube on the registry's thread. */
+export const IN_THREAD_ONLY =
+  'openConnection and onConnection need the tube on the registry thread (a registry without `workers`)';
 
 export class WorkerTube implements TubeHandle {
   readonly id: string;
@@ -82,8 +88,20 @@ export class WorkerTube implements TubeHandle {
     return this.#run('connectionStats');
   }
 
+  conversationIds(): string[] {
+    return [...this.stats.keys()];
+  }
+
   liveStats(conversationId: string): LiveStats | null {
     const stats = this.stats.get(conversationId);
     return stats ? { ...stats } : null;
+  }
+
+  openConnection(
+    _conversationId: string,
+    _signal: AbortSignal | undefined,
+    _tail: Uint8Array | undefined,
+  ): Promise<TubeStream> {
+    return Promise.reject(new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY));
   }
 }
