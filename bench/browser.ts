@@ -23,9 +23,9 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { machine } from '../src/bench/lib.ts';
 import { startGateway, TOKEN } from '../test/helpers/browser-e2e.ts';
+import { guacdSample } from '../test/helpers/hotpath.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/interop-chromium.ts';
 import { runCommand } from '../test/helpers/peers.ts';
-import { guacdSample } from '../test/hotpath-helpers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const args = process.argv.slice(2);

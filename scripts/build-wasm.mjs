@@ -5,7 +5,7 @@
 //   node scripts/build-wasm.mjs                # writes build/*.wasm, build/*.wat, src/hotpath/engine/wasm-bytes.ts
 //   node scripts/build-wasm.mjs --out-dir DIR  # writes everything (including wasm-bytes.ts) into DIR
 //
-// asc output is deterministic: test/hotpath-wasm-build.test.ts rebuilds into a temp dir and byte-compares.
+// asc output is deterministic: test/unit/hotpath-wasm-build.test.ts rebuilds into a temp dir and byte-compares.
 // Only the shipped modules are built here; src/bench/hotpath.ts compiles its non-shared-memory variant
 // (PLAIN_MEMORY_TARGET) on demand with compileToBytes().
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -85,7 +85,7 @@ export async function build(argv = process.argv.slice(2)) {
   const lines = [
     '// GENERATED FILE, DO NOT EDIT. Written by scripts/build-wasm.mjs from assembly/ (AssemblyScript):',
     '// change assembly/ and run `npm run build:wasm`. The .wasm files in build/ are the same bytes;',
-    '// test/hotpath-wasm-build.test.ts fails when these are stale.',
+    '// test/unit/hotpath-wasm-build.test.ts fails when these are stale.',
     `export const WASM_MEMORY = { initial: ${MEMORY.initial}, maximum: ${MEMORY.maximum} } as const;`,
   ];
   for (const target of TARGETS) {

@@ -3,7 +3,7 @@
  *   unshare -n sh -c 'ip link set lo up && exec node test/helpers/browser-e2e.ts <artifact dir>'
  * Starts guacd 1.3 + Xvnc (xclock) + telnetd (scripts/peers/peers-up.sh), `tubes gateway --guacd … --web`
  * (the CLI from src/, one per protocol) behind a recording tap in front of guacd, and Debian's Chromium via
- * playwright-core on the gateway's page. Prints one JSON line per scenario (test/browser-e2e.test.ts checks
+ * playwright-core on the gateway's page. Prints one JSON line per scenario (test/interop/browser-e2e.test.ts checks
  * them): vnc (display pixels, syncs, resize → size), reload (old tube closed, new session), telnet (typed
  * keys create a file, clipboard text arrives intact), parity (hot-path engines in the page vs Node).
  * Needs the browser bundle built first (scripts/build-browser.mjs).
@@ -25,7 +25,7 @@ import {
   encodePing,
   encodePong,
 } from '../../src/protocol/control.ts';
-import { GOLDEN_FRAMES, guacdSample, hex } from '../hotpath-helpers.ts';
+import { GOLDEN_FRAMES, guacdSample, hex } from './hotpath.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from './interop-chromium.ts';
 import { runCommand } from './peers.ts';
 

@@ -1,6 +1,6 @@
 /**
  * A real coturn (`turnserver`, Debian package coturn) in a test network namespace, and the TCP workloads that
- * run next to the tubes in theirs (test/helpers/netns-workload.ts). Used by test/turn.test.ts and
+ * run next to the tubes in theirs (test/helpers/netns-workload.ts). Used by test/e2e/turn.test.ts and
  * bench/turn.ts.
  *
  *   const turn = await startCoturn(net, net.hosts[2], { users: { tunnel: 'pass' } });

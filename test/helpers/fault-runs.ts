@@ -1,6 +1,6 @@
 /**
  * Runs N tube establishments through the impairment proxy (or plainly, inside a lossy namespace) and prints
- * one JSON line per run plus a summary. Used by test/transport-faults.test.ts as a child process (so that the
+ * one JSON line per run plus a summary. Used by test/interop/transport-faults.test.ts as a child process (so that the
  * nftables variant runs inside `unshare -n`), and by hand:
  *   node test/helpers/fault-runs.ts --runs=20 --proxy="--loss=3"
  *   unshare -n sh scripts/peers/nft-loss-netns.sh 30 node test/helpers/fault-runs.ts --runs=20

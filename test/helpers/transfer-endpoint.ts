@@ -1,6 +1,6 @@
 /**
  * A TCP transfer end (test/fixtures/resilience-endpoint.ts) running in a test network namespace, with its
- * JSON-line events collected. Used by test/resilience.test.ts and bench/resilience.ts.
+ * JSON-line events collected. Used by test/e2e/resilience.test.ts and bench/resilience.ts.
  */
 import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

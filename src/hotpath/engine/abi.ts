@@ -1,6 +1,6 @@
 /**
  * The kernel ABI seen from JS: status codes, result layouts and limits. This module mirrors
- * assembly/abi.ts name for name and value for value (test/hotpath-abi.test.ts reads both and fails when
+ * assembly/abi.ts name for name and value for value (test/unit/hotpath-abi.test.ts reads both and fails when
  * they differ); the JS reference kernels use the same codes and layouts, so every engine's results are
  * read by the same code. Layout offsets are in bytes, as in assembly/; `slot()` turns one into a
  * Uint32Array index.

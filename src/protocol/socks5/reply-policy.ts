@@ -5,7 +5,7 @@
  * Both halves live here. `gatewayRefusal` builds every refusal text a webrtc-tubes gateway writes, each
  * with the reply it is meant to produce; `socksReplyForClose` reads a (reason, text) pair back into a
  * reply. A text and its reply therefore sit side by side and cannot drift apart unnoticed:
- * test/socks5-protocol.test.ts maps every `gatewayRefusal` text through `socksReplyForClose`. The rules
+ * test/unit/socks5-protocol.test.ts maps every `gatewayRefusal` text through `socksReplyForClose`. The rules
  * also read texts the gateway passes through unchanged (the tail decoder's errors, Node's socket errors
  * such as `connect ECONNREFUSED 127.0.0.1:1`) and the original gateway's texts.
  */
