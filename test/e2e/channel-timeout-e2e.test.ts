@@ -33,6 +33,9 @@ describe('keepalive timeout', () => {
     const server = new TubeRegistry({
       ...LOOPBACK,
       limits: { keepaliveIntervalMs: 200, keepaliveTimeoutMs: 2_000 },
+      // the keepalive timeout alone: with automatic ICE restarts a silent peer is the restart logic's case
+      // (lost, restart, give up; test/e2e/resilience.test.ts)
+      iceRestart: { auto: false },
     });
     const pair = await connectTubes({
       server,
