@@ -1,8 +1,34 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two lanes, run one after the other (`sequence.groupOrder`):
+ *
+ * 1. `shared` — files that mostly wait (timers, outages in network namespaces, TURN, real peers, child
+ *    processes, the CLI) or are short: two at a time. On 2 cores the load stays near 2.
+ * 2. `alone` — files whose figures depend on having the CPU to themselves: bulk transfers with memory or
+ *    duration bounds, SACK timing, fault-injection runs with their 10 s establishment bound, Chromium.
+ *    One at a time, after the shared lane, so nothing else competes with them.
+ *
+ * A new test file lands in the shared lane unless it is listed here; list it under ALONE when it moves
+ * bulk data against a bound or measures time. `TUBES_TEST_WORKERS` overrides the shared lane's width.
+ */
+const ALONE = [
+  'test/e2e/flow-control.test.ts',
+  'test/e2e/two-process.test.ts',
+  'test/e2e/embed-http.test.ts',
+  'test/e2e/embed-workers.test.ts',
+  'test/e2e/tunnel-e2e.test.ts',
+  'test/e2e/workers.test.ts',
+  'test/interop/werift-patches.test.ts',
+  'test/interop/transport-faults.test.ts',
+  'test/interop/interop.test.ts',
+  'test/interop/browser-e2e.test.ts',
+];
+
+const sharedWorkers = Number(process.env['TUBES_TEST_WORKERS'] ?? 2);
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -10,5 +36,26 @@ export default defineConfig({
     reporters: process.env['CI']
       ? ['default', ['json', { outputFile: '.vitest-results.json' }]]
       : ['default'],
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: ['test/**/*.test.ts'],
+          exclude: ALONE,
+          maxWorkers: sharedWorkers,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'alone',
+          include: ALONE,
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -149,7 +149,10 @@ if wanted xvnc; then
   if have Xvnc; then
     D=${PEERS_VNC_DISPLAY:-}
     if [ -z "$D" ]; then
-      for d in $(seq 20 99); do
+      # Start the search at a display derived from our PID, so two test files starting peers at the same
+      # moment (vitest runs files side by side) do not both pick the first free display.
+      for i in $(seq 0 79); do
+        d=$(( 20 + ($$ + i) % 80 ))
         [ -e "/tmp/.X11-unix/X$d" ] || [ -e "/tmp/.X$d-lock" ] || { D=$d; break; }
       done
     fi

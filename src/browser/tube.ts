@@ -8,10 +8,9 @@ import type { EngineChoice } from '../hotpath/index.ts';
 import { encodeFrame, FRAME_OVERHEAD, FrameDecoder } from '../hotpath/index.ts';
 import {
   Capability,
-  capabilityAnswerBody,
   capabilityProbeBody,
-  isCapabilityProbe,
   keepaliveBody,
+  pongBodyFor,
   readCapabilityPong,
   readKeepalive,
 } from '../protocol/capabilities.ts';
@@ -452,11 +451,8 @@ export class BrowserTube {
       case 'ping':
         if (msg.short) this.sendControl(encodePong(0));
         else if (msg.connNo === 0 || this.#connections.has(msg.connNo)) {
-          // Our extensions answer the probe; anything else is echoed (the original's rule).
           this.sendControl(
-            msg.connNo === 0 && this.#extensions && isCapabilityProbe(msg.body)
-              ? encodePong(0, capabilityAnswerBody(BROWSER_CAPABILITIES))
-              : encodePong(msg.connNo, msg.body),
+            encodePong(msg.connNo, pongBodyFor(msg.connNo, msg.body, this.#extensions, BROWSER_CAPABILITIES)),
           );
         }
         return;

@@ -26,10 +26,9 @@ import {
 } from '../metrics/diagnostics.ts';
 import {
   Capability,
-  capabilityAnswerBody,
   capabilityProbeBody,
-  isCapabilityProbe,
   keepaliveBody,
+  pongBodyFor,
   readCapabilityPong,
   readKeepalive,
 } from '../protocol/capabilities.ts';
@@ -540,12 +539,7 @@ export class Channel {
       this.logger.error({ conn: connNo }, 'Ping for unknown connection');
       return;
     }
-    // Our extensions answer the probe; anything else is echoed (the original's rule).
-    this.#control(
-      connNo === 0 && this.#opts.extensions !== false && isCapabilityProbe(body)
-        ? encodePong(0, capabilityAnswerBody())
-        : encodePong(connNo, body),
-    );
+    this.#control(encodePong(connNo, pongBodyFor(connNo, body, this.#opts.extensions !== false)));
   }
 
   #peerOnPong(body: Uint8Array): void {

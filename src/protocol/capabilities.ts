@@ -62,6 +62,19 @@ export function capabilityAnswerBody(capabilities = OUR_CAPABILITIES): Uint8Arra
 }
 
 /**
+ * The body of the Pong that answers a Ping (docs/PROTOCOL.md): with our extensions on, the probe on
+ * conn 0 gets our capabilities; anything else is echoed unchanged (the original's rule).
+ */
+export function pongBodyFor(
+  connNo: number,
+  body: Uint8Array,
+  extensions: boolean,
+  capabilities = OUR_CAPABILITIES,
+): Uint8Array {
+  return connNo === 0 && extensions && isCapabilityProbe(body) ? capabilityAnswerBody(capabilities) : body;
+}
+
+/**
  * Reads a Pong body: the peer's capabilities for an answer, 0 for an echoed probe (a peer without
  * extensions), undefined when the Pong is not about capabilities.
  */

@@ -10,6 +10,7 @@ import {
   isCapabilityProbe,
   keepaliveBody,
   OUR_CAPABILITIES,
+  pongBodyFor,
   readCapabilityPong,
   readKeepalive,
 } from '../../src/protocol/capabilities.ts';
@@ -178,6 +179,18 @@ describe('capabilities and keepalive bodies', () => {
     expect(readCapabilityPong(capabilityAnswerBody())).toBe(OUR_CAPABILITIES);
     expect(OUR_CAPABILITIES & Capability.FlowControl).toBe(Capability.FlowControl);
     expect(readCapabilityPong(keepaliveBody(1))).toBeUndefined();
+  });
+  it('a Ping is answered by the one rule both ends use: the probe on conn 0 with extensions, else an echo', () => {
+    const probe = capabilityProbeBody();
+    expect(readCapabilityPong(pongBodyFor(0, probe, true))).toBe(OUR_CAPABILITIES);
+    expect(readCapabilityPong(pongBodyFor(0, probe, true, Capability.FlowControl))).toBe(
+      Capability.FlowControl,
+    );
+    // Extensions off (or the probe on a connection): echoed, which reads as "no extensions" on the prober.
+    expect(pongBodyFor(0, probe, false)).toBe(probe);
+    expect(pongBodyFor(3, probe, true)).toBe(probe);
+    const keepalive = keepaliveBody(TS);
+    expect(pongBodyFor(0, keepalive, true)).toBe(keepalive);
   });
   it('keepalive timestamps round-trip above 2^32', () => {
     expect(readKeepalive(keepaliveBody(TS))).toBe(TS);
