@@ -19,6 +19,7 @@ const ALONE = [
   'test/e2e/embed-workers.test.ts',
   'test/e2e/tunnel-e2e.test.ts',
   'test/e2e/workers.test.ts',
+  'test/e2e/cli-two-machines.test.ts',
   'test/interop/werift-patches.test.ts',
   'test/interop/transport-faults.test.ts',
   'test/interop/interop.test.ts',
