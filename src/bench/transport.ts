@@ -11,8 +11,8 @@
  * the sending process (and in the receiving one), and prints top self-time functions and self time per layer.
  *
  * Both ends are child processes of this one (./child.ts `transport --child send|recv`); this process only
- * relays signalling and control lines, so it does not compete with them for the cores beyond that. werift is
- * imported directly for the stock stack only (what it measures).
+ * relays signalling and control lines, so it does not compete with them for the cores beyond that. The stock
+ * stack is src/webrtc/stock-peer.ts (werift itself is imported by src/webrtc only).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -20,11 +20,12 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { DataChannelPort } from '../channel/port.ts';
 import { UsageError } from '../cli/cli-common.ts';
 import { median, parseBytes } from '../cli/workload.ts';
 import { Peer } from '../webrtc/peer.ts';
+import { filterSdpCandidates } from '../webrtc/sdp.ts';
+import { type StockChannel, stockLoopbackEnd } from '../webrtc/stock-peer.ts';
 import { barChart, type Chart } from './charts.ts';
 import {
   type BenchChild,
@@ -65,60 +66,32 @@ interface BenchEnd {
   close(): Promise<void>;
 }
 
-const loopbackSdp = (sdp: string): string =>
-  sdp
-    .split(/\r?\n/)
-    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
-    .join('\r\n');
-
-function weriftChannel(dc: RTCDataChannel): BenchChannel {
-  dc.bufferedAmountLowThreshold = LOW_WATER;
-  return {
-    bufferedAmount: () => dc.bufferedAmount,
-    send: (d) => dc.send(d),
-    onDrain: (fn) => dc.bufferedAmountLow.subscribe(fn),
-    onMessage: (fn) =>
-      dc.onMessage.subscribe((m) => fn(typeof m === 'string' ? Buffer.byteLength(m) : m.length)),
-    opened: new Promise((resolve) => {
-      if (dc.readyState === 'open') resolve();
-      else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
-    }),
-  };
-}
-
-/** werift exactly as an application would configure it for loopback, nothing of ours. */
+/** The stock stack: werift as shipped, configured for loopback (src/webrtc/stock-peer.ts). */
 function stockEnd(offerer: boolean): BenchEnd {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
-  });
-  const gathered = (): Promise<void> =>
-    new Promise((resolve) => {
-      if (pc.iceGatheringState === 'complete') resolve();
-      else pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-    });
+  const end = stockLoopbackEnd();
+  const benchChannel = (ch: StockChannel): BenchChannel => {
+    ch.setBufferedAmountLowThreshold(LOW_WATER);
+    return {
+      bufferedAmount: ch.bufferedAmount,
+      send: ch.send,
+      onDrain: (fn) => {
+        ch.onDrain(fn);
+      },
+      onMessage: (fn) => {
+        ch.onMessage((m) => fn(typeof m === 'string' ? Buffer.byteLength(m) : m.length));
+      },
+      opened: ch.opened,
+    };
+  };
   const channel = offerer
-    ? Promise.resolve(weriftChannel(pc.createDataChannel('bulk', { ordered: true })))
-    : new Promise<BenchChannel>((resolve) => pc.onDataChannel.subscribe((dc) => resolve(weriftChannel(dc))));
+    ? Promise.resolve(benchChannel(end.createDataChannel('bulk')))
+    : new Promise<BenchChannel>((resolve) => end.onDataChannel((ch) => resolve(benchChannel(ch))));
   return {
-    async offer() {
-      await pc.setLocalDescription(await pc.createOffer());
-      await gathered();
-      return loopbackSdp(pc.localDescription?.sdp ?? '');
-    },
-    async answer(offer) {
-      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
-      await pc.setLocalDescription(await pc.createAnswer());
-      await gathered();
-      return loopbackSdp(pc.localDescription?.sdp ?? '');
-    },
-    async accept(answer) {
-      await pc.setRemoteDescription({ type: 'answer', sdp: answer });
-    },
+    offer: end.offer,
+    answer: end.answer,
+    accept: end.accept,
     channel,
-    close: () => pc.close(),
+    close: end.close,
   };
 }
 
@@ -190,6 +163,9 @@ function peerEnd(offerer: boolean, weriftPatches: boolean): BenchEnd {
     close: () => peer.close(),
   };
 }
+
+/** Drops every candidate line that is not on 127.0.0.1 (node-datachannel gathers on every interface). */
+const loopbackSdp = (sdp: string): string => filterSdpCandidates(sdp, (address) => address === '127.0.0.1');
 
 // node-datachannel's W3C polyfill, typed as far as used here.
 interface W3CChannel {

@@ -5,15 +5,14 @@
  * measured in the same run.
  *
  * The child side of every scenario is a separate process: ./child.ts `tunnel --child raw|tcp`, or the
- * RemoteRegistry child (src/cli/child.ts) for tubes. werift is imported directly only for the raw scenario
- * (stock werift is what it measures; the rest of the package reaches werift through src/webrtc only).
+ * RemoteRegistry child (src/cli/child.ts) for tubes. The raw scenario is stock werift (what it measures),
+ * built by src/webrtc/stock-peer.ts: only src/webrtc imports werift.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import { UsageError } from '../cli/cli-common.ts';
 import { connectTubes, LOOPBACK, RemoteRegistry } from '../cli/remote.ts';
 import {
@@ -27,6 +26,7 @@ import {
   summarize,
 } from '../cli/workload.ts';
 import { TubeRegistry } from '../index.ts';
+import { type StockChannel, stockLoopbackEnd } from '../webrtc/stock-peer.ts';
 import { barChart, type Chart } from './charts.ts';
 import {
   type BenchChild,
@@ -51,60 +51,17 @@ function spawnChild(kind: 'raw' | 'tcp', execArgv: string[]): BenchChild {
   });
 }
 
-// ---- raw werift peers (configured as src/webrtc/peer.ts does for LOOPBACK) ----------------------------
-
-function loopbackPeer(): RTCPeerConnection {
-  return new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) =>
-      pair.remoteCandidate.host === '127.0.0.1' &&
-      (pair.protocol.localCandidate === undefined || pair.protocol.localCandidate.host === '127.0.0.1'),
-  });
-}
-
-/** Drops every candidate line that is not on 127.0.0.1. */
-function loopbackOnly(sdp: string): string {
-  return sdp
-    .split('\r\n')
-    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
-    .join('\r\n');
-}
-
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const sub = pc.iceGatheringStateChange.subscribe((s) => {
-      if (s === 'complete') {
-        sub.unSubscribe();
-        resolve();
-      }
-    });
-  });
-}
-
-function opened(dc: RTCDataChannel): Promise<void> {
-  if (dc.readyState === 'open') return Promise.resolve();
-  return new Promise((resolve) => {
-    const sub = dc.stateChanged.subscribe((s) => {
-      if (s === 'open') {
-        sub.unSubscribe();
-        resolve();
-      }
-    });
-  });
-}
+// ---- raw werift peers (src/webrtc/stock-peer.ts: stock werift configured as Peer is for LOOPBACK) -------
 
 const POOL = randomBytes(1024 * 1024 + 64 * 1024);
 
 /** Sends `bytes` as `size`-byte messages (a fresh buffer each, as the tube's frames) with bufferedAmount backpressure. */
-function pump(dc: RTCDataChannel, bytes: number, size: number): Promise<void> {
+function pump(dc: StockChannel, bytes: number, size: number): Promise<void> {
   return new Promise((resolve) => {
     let sent = 0;
     let at = 0;
     const fill = (): void => {
-      while (sent < bytes && dc.bufferedAmount < HIGH_WATER) {
+      while (sent < bytes && dc.bufferedAmount() < HIGH_WATER) {
         const n = Math.min(size, bytes - sent);
         const msg = Buffer.allocUnsafe(n);
         POOL.copy(msg, 0, at, at + n);
@@ -113,12 +70,12 @@ function pump(dc: RTCDataChannel, bytes: number, size: number): Promise<void> {
         sent += n;
       }
       if (sent >= bytes) {
-        sub.unSubscribe();
+        unsubscribe();
         resolve();
       }
     };
-    dc.bufferedAmountLowThreshold = LOW_WATER;
-    const sub = dc.bufferedAmountLow.subscribe(fill);
+    dc.setBufferedAmountLowThreshold(LOW_WATER);
+    const unsubscribe = dc.onDrain(fill);
     fill();
   });
 }
@@ -131,18 +88,16 @@ interface RawResult {
 
 async function rawRun(size: number, bytes: number, rttCount: number, execArgv: string[]): Promise<RawResult> {
   const child = spawnChild('raw', execArgv);
-  const pc = loopbackPeer();
+  const pc = stockLoopbackEnd();
   try {
     await child.lines.next(); // ready
     const t0 = performance.now();
-    const bulk = pc.createDataChannel('bulk', { ordered: true });
-    const echo = pc.createDataChannel('echo', { ordered: true });
-    await pc.setLocalDescription(await pc.createOffer());
-    await gathered(pc);
-    child.send({ offer: loopbackOnly(pc.localDescription?.sdp ?? '') });
+    const bulk = pc.createDataChannel('bulk');
+    const echo = pc.createDataChannel('echo');
+    child.send({ offer: await pc.offer() });
     const answer = await child.lines.next(30_000);
-    await pc.setRemoteDescription({ type: 'answer', sdp: String(answer['answer']) });
-    await Promise.all([opened(bulk), opened(echo)]);
+    await pc.accept(String(answer['answer']));
+    await Promise.all([bulk.opened, echo.opened]);
     await child.lines.next(30_000); // the child has both channels
     const openMs = performance.now() - t0;
 
@@ -162,7 +117,7 @@ async function rawRun(size: number, bytes: number, rttCount: number, execArgv: s
       rtt = [];
       const payload = Buffer.alloc(32, 0x61);
       let wake: (() => void) | undefined;
-      const sub = echo.onMessage.subscribe(() => wake?.());
+      const unsubscribe = echo.onMessage(() => wake?.());
       for (let i = 0; i < 20 + rttCount; i++) {
         const s = performance.now();
         await new Promise<void>((resolve) => {
@@ -171,7 +126,7 @@ async function rawRun(size: number, bytes: number, rttCount: number, execArgv: s
         });
         if (i >= 20) rtt.push(performance.now() - s);
       }
-      sub.unSubscribe();
+      unsubscribe();
     }
     return { mbPerSec, openMs, ...(rtt ? { rtt } : {}) };
   } finally {
@@ -184,32 +139,29 @@ async function rawChild(): Promise<void> {
   const lines = new JsonLines(process.stdin, TRANSFER_TIMEOUT_MS);
   const out = (m: Json): void => writeJson(process.stdout, m);
   out({ ready: true });
-  const pc = loopbackPeer();
+  const pc = stockLoopbackEnd();
   let received = 0;
   let target = Number.POSITIVE_INFINITY;
-  const channels = new Map<string, RTCDataChannel>();
+  const channels = new Map<string, StockChannel>();
   const both = new Promise<void>((resolve) => {
-    pc.onDataChannel.subscribe((dc) => {
+    pc.onDataChannel((dc) => {
       channels.set(dc.label, dc);
       if (dc.label === 'bulk') {
-        dc.onMessage.subscribe((data) => {
+        dc.onMessage((data) => {
           received += typeof data === 'string' ? Buffer.byteLength(data) : data.length;
           if (received >= target) {
             target = Number.POSITIVE_INFINITY;
             out({ done: received });
           }
         });
-      } else dc.onMessage.subscribe((data) => dc.send(data as Buffer));
+      } else dc.onMessage((data) => dc.send(data as Buffer));
       if (channels.size === 2) resolve();
     });
   });
   const offer = await lines.next(60_000);
-  await pc.setRemoteDescription({ type: 'offer', sdp: String(offer['offer']) });
-  await pc.setLocalDescription(await pc.createAnswer());
-  await gathered(pc);
-  out({ answer: loopbackOnly(pc.localDescription?.sdp ?? '') });
+  out({ answer: await pc.answer(String(offer['offer'])) });
   await both;
-  await Promise.all([...channels.values()].map(opened));
+  await Promise.all([...channels.values()].map((dc) => dc.opened));
   out({ open: true });
   for (;;) {
     let m: Json;

@@ -5,23 +5,20 @@
  * them: it types them at the telnet server's `login:` and `Password:` prompts, which the server records.
  */
 import { createCipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { p256 } from '@noble/curves/p256';
 import { hkdf } from '@noble/hashes/hkdf';
 import { sha256 } from '@noble/hashes/sha2';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeFrame, GuacamoleScanner } from '../../src/hotpath/index.ts';
 import { CONNECT_AS_HKDF_INFO } from '../../src/protocol/connect-as.ts';
 import { encodeOpenConnection } from '../../src/protocol/control.ts';
-import { requireTools, runCommand } from '../helpers/peers.ts';
+import { guacdTap, useCleanups, usePeers } from '../helpers/guacd.ts';
+import { requireTools } from '../helpers/peers.ts';
 import { rawGateway } from '../helpers/raw-gateway.ts';
 import { waitFor } from '../helpers/tubes.ts';
 
 const skip = requireTools(['guacd']);
-const PEERS = path.resolve(import.meta.dirname, '../../scripts/peers');
 
 function encryptTail(gatewayPublicKey: Uint8Array, payload: unknown): Buffer {
   const eph = p256.utils.randomPrivateKey();
@@ -33,38 +30,6 @@ function encryptTail(gatewayPublicKey: Uint8Array, payload: unknown): Buffer {
   const len = Buffer.alloc(4);
   len.writeUInt32BE(sealed.length);
   return Buffer.concat([len, p256.getPublicKey(eph, false), nonce, sealed]);
-}
-
-/** TCP relay in front of guacd recording what the gateway sends it. */
-async function tap(targetPort: number): Promise<{ port: number; sent: Buffer[]; close(): Promise<void> }> {
-  const sent: Buffer[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const up = net.connect({ host: '127.0.0.1', port: targetPort });
-    for (const s of [client, up]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => {
-        client.destroy();
-        up.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      sent.push(d);
-      up.write(d);
-    });
-    up.pipe(client);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    sent,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
 }
 
 /**
@@ -126,34 +91,14 @@ async function loginServer(): Promise<{ port: number; lines: string[]; close(): 
 }
 
 describe.skipIf(skip)('ConnectAs with the real guacd 1.3.0 (telnet)', () => {
-  const state = mkdtempSync(path.join(os.tmpdir(), 'tubes-connect-as-peers-'));
-  let ports: { guacd_port: number };
-  const cleanups: (() => Promise<void> | void)[] = [];
-
-  beforeAll(async () => {
-    const env = { ...process.env, PEERS_GUACD_PORT: '0' };
-    const up = await runCommand('bash', [path.join(PEERS, 'peers-up.sh'), state, 'guacd'], {
-      env,
-      timeout: 30_000,
-    });
-    if (up.code !== 0) throw new Error(`peers-up.sh failed (${up.code}): ${up.stderr}`);
-    ports = JSON.parse(readFileSync(path.join(state, 'ports.json'), 'utf8'));
-  });
-
-  afterAll(async () => {
-    await runCommand('bash', [path.join(PEERS, 'peers-down.sh'), state], { timeout: 15_000 });
-    rmSync(state, { recursive: true, force: true });
-  });
-
-  afterEach(async () => {
-    while (cleanups.length) await cleanups.pop()?.();
-  });
+  const peers = usePeers(['guacd']);
+  const later = useCleanups();
 
   it('the login user comes from the encrypted tail: guacd gets it in connect and types it at login:', async () => {
-    const t = await tap(ports.guacd_port);
-    cleanups.push(() => t.close());
+    const t = await guacdTap(peers.port('guacd'));
+    later(() => t.close());
     const login = await loginServer();
-    cleanups.push(() => login.close());
+    later(() => login.close());
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const jwk = publicKey.export({ format: 'jwk' });
     const gatewayPub = Buffer.concat([
@@ -172,7 +117,7 @@ describe.skipIf(skip)('ConnectAs with the real guacd 1.3.0 (telnet)', () => {
         },
       },
     });
-    cleanups.push(() => g.close());
+    later(() => g.close());
     const user = 'connectasuser';
     const password = 'pässwörd-from-tail';
     const tail = encryptTail(gatewayPub, { user: { username: user, password } });
@@ -180,7 +125,7 @@ describe.skipIf(skip)('ConnectAs with the real guacd 1.3.0 (telnet)', () => {
     await waitFor(() => g.controls().some((c) => c.type === 'opened' && c.connNo === 1), 10_000, 'opened');
 
     // guacd's args name `username`; the value at that position in connect is the tail's user
-    const toGuacd = Buffer.concat(t.sent).toString('utf8');
+    const toGuacd = Buffer.concat(t.sessions.flatMap((x) => x.toGuacd)).toString('utf8');
     const scanner = new GuacamoleScanner({ strict: true });
     const b = scanner.push(Buffer.from(toGuacd));
     const connect = [...Array(b.count).keys()].find((i) => b.opcode(i) === 'connect');

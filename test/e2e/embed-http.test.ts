@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 /** An http.Agent whose connections are tube streams opened on `conversationId`. */
-function tubeAgent(p: EmbedPair, opened: TubeStream[] = []): http.Agent {
+function tubeAgent(p: EmbedPair, opened: TubeStream[]): http.Agent {
   const agent = new http.Agent({ keepAlive: false });
   (agent as unknown as { createConnection: unknown }).createConnection = (
     _opts: unknown,
@@ -43,6 +43,32 @@ function tubeAgent(p: EmbedPair, opened: TubeStream[] = []): http.Agent {
     return undefined;
   };
   return agent;
+}
+
+interface HttpOverTubes {
+  tubes: EmbedPair;
+  /** The http.Agent whose connections are the client's openConnection streams. */
+  agent: http.Agent;
+  /** The streams the gateway's handler got (the server's sockets), in order. */
+  served: TubeStream[];
+  /** The streams the agent opened (the client's sockets), in order. */
+  opened: TubeStream[];
+}
+
+/** The node:http tests' set-up: a server fed with the gateway's handler streams, an agent opening the client's. */
+async function httpOverTubes(handler: http.RequestListener): Promise<HttpOverTubes> {
+  const server = http.createServer(handler);
+  cleanups.push(() => void server.close());
+  const served: TubeStream[] = [];
+  const p = await embedPair({
+    onConnection: (stream) => {
+      served.push(stream);
+      server.emit('connection', stream);
+    },
+  });
+  pair = p;
+  const opened: TubeStream[] = [];
+  return { tubes: p, agent: tubeAgent(p, opened), served, opened };
 }
 
 async function sendBlocks(w: NodeJS.WritableStream, mib: number): Promise<string> {
@@ -67,16 +93,14 @@ async function hashAll(r: NodeJS.ReadableStream): Promise<{ sha: string; bytes: 
 
 describe('node:http over tube streams (no TCP between client and server)', () => {
   it('64 MiB each way: POST body and response body arrive with equal sha256', async () => {
-    const server = http.createServer(async (req, res) => {
+    let lastSha = '';
+    const { agent } = await httpOverTubes(async (req, res) => {
       const got = await hashAll(req);
       res.writeHead(200, { 'x-request-sha256': got.sha, 'x-request-bytes': String(got.bytes) });
       const sha = await sendBlocks(res, 64);
       res.addTrailers?.({});
-      (server as unknown as { lastSha: string }).lastSha = sha;
+      lastSha = sha;
     });
-    cleanups.push(() => void server.close());
-    pair = await embedPair({ onConnection: (stream) => void server.emit('connection', stream) });
-    const agent = tubeAgent(pair);
     const req = http.request({ agent, method: 'POST', host: 'embedded', path: '/echo-hash' });
     const response = once(req, 'response') as Promise<[http.IncomingMessage]>;
     const sentSha = await sendBlocks(req, 64);
@@ -86,24 +110,14 @@ describe('node:http over tube streams (no TCP between client and server)', () =>
     expect(res.headers['x-request-sha256']).toBe(sentSha);
     const got = await hashAll(res);
     expect(got.bytes).toBe(64 * MiB);
-    expect(got.sha).toBe((server as unknown as { lastSha: string }).lastSha);
+    expect(got.sha).toBe(lastSha);
   }, 180_000);
 
   it('a slow consumer (1 MiB/s) keeps what both ends buffer bounded, through FlowPause', async () => {
-    const served: TubeStream[] = [];
-    const server = http.createServer((_req, res) => {
+    const { tubes, agent, served, opened } = await httpOverTubes((_req, res) => {
       res.writeHead(200);
       void sendBlocks(res, 6);
     });
-    cleanups.push(() => void server.close());
-    pair = await embedPair({
-      onConnection: (stream) => {
-        served.push(stream);
-        server.emit('connection', stream);
-      },
-    });
-    const opened: TubeStream[] = [];
-    const agent = tubeAgent(pair, opened);
     const [res] = (await once(http.get({ agent, host: 'embedded', path: '/slow' }), 'response')) as [
       http.IncomingMessage,
     ];
@@ -135,15 +149,14 @@ describe('node:http over tube streams (no TCP between client and server)', () =>
     // Bounded by the flow-control and stream high-water marks, not by the 6 MiB the server wanted to send.
     expect(maxClientBuffered).toBeLessThan(2.5 * MiB);
     expect(maxGatewayHeld).toBeLessThan(1 * MiB);
-    const stats = pair.client.getLiveStats(pair.conversationId, pair.clientTube) as Record<string, number>;
+    const stats = tubes.client.getLiveStats(tubes.conversationId, tubes.clientTube) as Record<string, number>;
     expect(stats['flow_pauses_sent']).toBeGreaterThan(0);
   }, 60_000);
 
   it('a slow reader of the request (1 MiB/s) pauses the uploading client: both ends stay bounded', async () => {
-    const served: TubeStream[] = [];
     let maxGatewayBuffered = 0;
     let read = 0;
-    const server = http.createServer((req, res) => {
+    const { tubes, agent, served, opened } = await httpOverTubes((req, res) => {
       req.pause();
       const tick = setInterval(() => {
         let budget = MiB / 10;
@@ -162,15 +175,6 @@ describe('node:http over tube streams (no TCP between client and server)', () =>
         }
       }, 100);
     });
-    cleanups.push(() => void server.close());
-    pair = await embedPair({
-      onConnection: (stream) => {
-        served.push(stream);
-        server.emit('connection', stream);
-      },
-    });
-    const opened: TubeStream[] = [];
-    const agent = tubeAgent(pair, opened);
     const req = http.request({ agent, method: 'POST', host: 'embedded', path: '/slow-upload' });
     const response = once(req, 'response') as Promise<[http.IncomingMessage]>;
     let maxClientHeld = 0;
@@ -188,7 +192,10 @@ describe('node:http over tube streams (no TCP between client and server)', () =>
     expect(Date.now() - started).toBeGreaterThan(3_000); // the reader set the pace
     expect(maxGatewayBuffered).toBeLessThan(2.5 * MiB);
     expect(maxClientHeld).toBeLessThan(1 * MiB);
-    const stats = pair.gateway.getLiveStats(pair.conversationId, pair.gatewayTube) as Record<string, number>;
+    const stats = tubes.gateway.getLiveStats(tubes.conversationId, tubes.gatewayTube) as Record<
+      string,
+      number
+    >;
     expect(stats['flow_pauses_sent']).toBeGreaterThan(0);
   }, 60_000);
 

@@ -7,18 +7,16 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeInstruction, GuacamoleScanner } from '../../src/hotpath/index.ts';
 import { recordDiagnostics } from '../helpers/diag.ts';
-import { requireTools, runCommand } from '../helpers/peers.ts';
+import { type GuacdTap, guacdTap, type TapSession, useCleanups, usePeers } from '../helpers/guacd.ts';
+import { requireTools } from '../helpers/peers.ts';
 import { scaled } from '../helpers/time.ts';
 import { connect, type TubePair, tubePair, waitFor } from '../helpers/tubes.ts';
 
 const skip = requireTools(['guacd', 'Xvnc', 'xclock', 'socat', 'telnetd']);
-const PEERS = path.resolve(import.meta.dirname, '../../scripts/peers');
 const UTF8_TEXT = 'Grüße 日本語 😀';
-
-type Closer = () => Promise<void> | void;
 
 interface Instruction {
   op: string;
@@ -111,53 +109,6 @@ class GuacClient {
   }
 }
 
-interface TapSession {
-  toGuacd: Buffer[];
-  fromGuacd: Buffer[];
-}
-
-/** TCP relay in front of guacd that records both directions of every connection. */
-async function tap(
-  targetPort: number,
-): Promise<{ port: number; sessions: TapSession[]; close(): Promise<void> }> {
-  const sessions: TapSession[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const s: TapSession = { toGuacd: [], fromGuacd: [] };
-    sessions.push(s);
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    for (const sock of [client, upstream]) {
-      sockets.add(sock);
-      sock.on('error', () => {});
-      sock.on('close', () => {
-        sockets.delete(sock);
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      s.toGuacd.push(d);
-      upstream.write(d);
-    });
-    upstream.on('data', (d: Buffer) => {
-      s.fromGuacd.push(d);
-      client.write(d);
-    });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    sessions,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => r());
-      }),
-  };
-}
-
 const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');
 
 /** Whole instructions of a recorded stream, `[opcode, ...args]` each (strict: a malformed stream throws). */
@@ -185,45 +136,14 @@ async function freePort(): Promise<number> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)', () => {
-  const state = mkdtempSync(path.join(os.tmpdir(), 'tubes-guacd-peers-'));
-  let ports: { guacd_port: number; vnc_port: number; telnet_port: number };
-  const cleanups: Closer[] = [];
-  const later = (fn: Closer): void => void cleanups.push(fn);
-
-  beforeAll(async () => {
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      PEERS_GUACD_PORT: '0',
-      PEERS_VNC_PORT: '0',
-      PEERS_TELNET_PORT: '0',
-    };
-    delete env['PEERS_VNC_DISPLAY']; // peers-up.sh picks a free X display
-    const up = await runCommand(
-      'bash',
-      [path.join(PEERS, 'peers-up.sh'), state, 'guacd', 'xvnc', 'telnetd'],
-      {
-        env,
-        timeout: 30_000,
-      },
-    );
-    if (up.code !== 0) throw new Error(`peers-up.sh failed (${up.code}): ${up.stderr}`);
-    ports = JSON.parse(readFileSync(path.join(state, 'ports.json'), 'utf8'));
-  });
-
-  afterAll(async () => {
-    await runCommand('bash', [path.join(PEERS, 'peers-down.sh'), state], { timeout: 15_000 });
-    rmSync(state, { recursive: true, force: true });
-  });
-
-  afterEach(async () => {
-    while (cleanups.length) await (cleanups.pop() as Closer)();
-  });
+  const peers = usePeers(['guacd', 'xvnc', 'telnetd']);
+  const later = useCleanups();
 
   async function session(
     conversationType: string,
     params: Record<string, unknown>,
-  ): Promise<{ pair: TubePair; taps: Awaited<ReturnType<typeof tap>> }> {
-    const taps = await tap(ports.guacd_port);
+  ): Promise<{ pair: TubePair; taps: GuacdTap }> {
+    const taps = await guacdTap(peers.port('guacd'));
     later(() => taps.close());
     const pair = await tubePair({
       serverSettings: { conversationType, local_listen_addr: '127.0.0.1:0' },
@@ -244,7 +164,7 @@ describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)',
   }
 
   it('VNC: handshake echoes VERSION_1_3_0; size 800×600, a PNG of that size and sync within 5 s; 20 s up; closeTube < 1.5 s with disconnect to guacd', async () => {
-    const { pair, taps } = await session('vnc', { hostname: '127.0.0.1', port: ports.vnc_port });
+    const { pair, taps } = await session('vnc', { hostname: '127.0.0.1', port: peers.port('xvnc') });
     const t0 = Date.now();
     const c = await client(pair.listenAddr as string);
 
@@ -295,7 +215,7 @@ describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)',
   it('telnet: typed keys create a file on the host; non-ASCII text arrives intact via key and clipboard', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'tubes-guacd-telnet-'));
     later(() => rmSync(dir, { recursive: true, force: true }));
-    const { pair, taps } = await session('telnet', { hostname: '127.0.0.1', port: ports.telnet_port });
+    const { pair, taps } = await session('telnet', { hostname: '127.0.0.1', port: peers.port('telnetd') });
     const c = await client(pair.listenAddr as string);
     await c.waitFor((i) => i.op === 'sync', 10_000, 'first sync');
     await sleep(1_000); // the shell prompt
@@ -419,7 +339,7 @@ describe.skipIf(skip)('guacd mode end to end (real guacd 1.3.0, Xvnc, telnetd)',
     expect(pair.server.getTubeStatus(pair.serverTube)).toBe('ready');
     expect(pair.client.getTubeStatus(pair.clientTube)).toBe('ready');
     const forward = net.createServer((s) => {
-      const up = net.connect({ host: '127.0.0.1', port: ports.vnc_port });
+      const up = net.connect({ host: '127.0.0.1', port: peers.port('xvnc') });
       s.on('error', () => {});
       up.on('error', () => {});
       s.pipe(up).pipe(s);
