@@ -23,7 +23,7 @@ import {
   type TurnOutcome,
 } from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
-import { type IceRestartOptions, RestartMachine } from './ice-restart.ts';
+import { type IceRestartOptions, RestartMachine, restartMachineOptions } from './ice-restart.ts';
 import { watchNetwork } from './network-watch.ts';
 import type { SignalCallback, SignalKind } from './signals.ts';
 
@@ -83,19 +83,6 @@ const PEER_STATE_NAMES: Record<PeerConnectionState, string> = {
   closed: 'Closed',
 };
 
-/**
- * Silence only means loss if the peer would have said something: an explicit, longer keepalive interval
- * raises `lossAfterMs` to 2.5 intervals; keepalive off (0) leaves loss to werift's ICE states.
- */
-function withKeepalive(
-  options: IceRestartOptions,
-  explicitIntervalMs: number | undefined,
-): IceRestartOptions {
-  const interval = explicitIntervalMs ?? options.keepaliveIntervalMs;
-  if (!(interval > 0)) return { ...options, lossAfterMs: Number.POSITIVE_INFINITY };
-  return { ...options, lossAfterMs: Math.max(options.lossAfterMs, Math.ceil(interval * 2.5)) };
-}
-
 export class Tube {
   readonly id: string;
   readonly conversationId: string;
@@ -153,7 +140,7 @@ export class Tube {
     const restart = init.iceRestart;
     this.#restart =
       this.trickleIce && restart?.auto
-        ? new RestartMachine(withKeepalive(restart, init.limits?.keepaliveIntervalMs), {
+        ? new RestartMachine(restartMachineOptions(restart, init.limits), {
             initiator: role === 'server',
             activityMarks: () => this.#activityMarks(),
             report: (state) => this.#reportConnectivity(state),
