@@ -171,7 +171,7 @@ export class Tube {
    */
   #activityMarks(): readonly number[] {
     let received = this.#peer.receivedMark() ?? 0;
-    for (const { channel } of this.#channels.values()) received += channel.stats().messagesReceived;
+    for (const { channel } of this.#channels.values()) received += channel.messagesReceived;
     return [received, this.#peer.acknowledgedMark() ?? Number.NaN];
   }
 
