@@ -215,6 +215,11 @@ export class Tube {
     return this.#restart?.restartsCompleted ?? 0;
   }
 
+  /** Share of our SCTP DATA transmissions that were retransmissions (docs/API.md); 0 when unknown. */
+  get packetLossRate(): number {
+    return this.#peer.sctpLossRate() ?? 0;
+  }
+
   /** True while connectivity is lost (between `disconnected` and `connected`/close). */
   get connectivityLost(): boolean {
     return this.#restart?.lost ?? false;
@@ -533,6 +538,8 @@ export class Tube {
     bytesSent: number;
     bytesReceived: number;
     selectedPair: SelectedPair | undefined;
+    /** Share of our SCTP DATA transmissions that were retransmissions; 0 when unknown. */
+    packetLossRate: number;
   }> {
     let bytesSent = 0;
     let bytesReceived = 0;
@@ -546,6 +553,7 @@ export class Tube {
       bytesSent,
       bytesReceived,
       selectedPair: this.#peer.selectedPair(),
+      packetLossRate: this.#peer.sctpLossRate() ?? 0,
     };
   }
 
