@@ -208,6 +208,11 @@ export class Channel {
     };
   }
 
+  /** Messages received from the peer so far: a cheap progress read (no stats object, no RTT summary). */
+  get messagesReceived(): number {
+    return this.#stats.messagesReceived;
+  }
+
   /** This channel's contribution to the aggregated metrics (MetricsResponse type 0). */
   metricsSample(): MetricsSample {
     const s = this.#stats;

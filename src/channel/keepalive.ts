@@ -18,9 +18,9 @@ export interface KeepaliveEvents {
 const RTT_SAMPLES = 64;
 
 export interface RttSummary {
-  avgMs: number;
-  p95Ms: number;
-  p99Ms: number;
+  readonly avgMs: number;
+  readonly p95Ms: number;
+  readonly p99Ms: number;
 }
 
 export class Keepalive {
@@ -35,6 +35,10 @@ export class Keepalive {
   /** The last RTT_SAMPLES round trips (a ring). */
   readonly #samples = new Float64Array(RTT_SAMPLES);
   #sampleCount = 0;
+  /** Scratch for sorting, and the last summary with the sample count it was computed at. */
+  readonly #sorted = new Float64Array(RTT_SAMPLES);
+  #summary: RttSummary | undefined;
+  #summaryAt = 0;
 
   constructor(intervalMs: number, timeoutMs: number, clock: ChannelClock, events: KeepaliveEvents) {
     this.#intervalMs = intervalMs;
@@ -74,15 +78,24 @@ export class Keepalive {
     return rtt;
   }
 
-  /** Average and percentiles (nearest rank) of the last round trips; undefined before the first one. */
+  /**
+   * Average and percentiles (nearest rank) of the last round trips; undefined before the first one. Computed
+   * on the first call after a new sample and kept until the next one (stats are read far more often than a
+   * keepalive echoes), sorting into a buffer of its own.
+   */
   summary(): RttSummary | undefined {
+    if (this.#summary !== undefined && this.#summaryAt === this.#sampleCount) return this.#summary;
     const n = Math.min(this.#sampleCount, RTT_SAMPLES);
     if (n === 0) return undefined;
-    const sorted = this.#samples.slice(0, n).sort();
+    const sorted = this.#sorted.subarray(0, n);
+    sorted.set(this.#samples.subarray(0, n));
+    sorted.sort();
     let sum = 0;
     for (const v of sorted) sum += v;
     const rank = (p: number): number => sorted[Math.min(n - 1, Math.ceil(p * n) - 1)] as number;
-    return { avgMs: sum / n, p95Ms: rank(0.95), p99Ms: rank(0.99) };
+    this.#summary = Object.freeze({ avgMs: sum / n, p95Ms: rank(0.95), p99Ms: rank(0.99) });
+    this.#summaryAt = this.#sampleCount;
+    return this.#summary;
   }
 
   #clockOnTick(): void {

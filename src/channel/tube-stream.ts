@@ -59,6 +59,10 @@ export class TubeStream extends Duplex {
   #heldCallback: ((err?: Error | null) => void) | undefined;
   #closeReason: number | undefined;
   #eof = false;
+  /** setTimeout: the idle limit (0 = none), its timer, and when a chunk last went either way. */
+  #idleMs = 0;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #lastActivity = 0;
 
   /** `errorReason`: the close reason of `destroy(err)` for an error without its own `closeReason`. */
   constructor(owner: TubeStreamOwner, channelId: string, errorReason: number) {
@@ -86,6 +90,7 @@ export class TubeStream extends Duplex {
       callback(this.#closedError());
       return;
     }
+    if (this.#idleMs !== 0) this.#active();
     if (owner.paused) {
       this.#heldChunk = chunk;
       this.#heldCallback = callback;
@@ -107,6 +112,8 @@ export class TubeStream extends Duplex {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     const owner = this.#owner;
     this.#owner = undefined;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
     this.#failHeld(err ?? this.#closedError());
     if (owner) {
       const reason = closeReasonOfError(err, this.#errorReason);
@@ -118,10 +125,50 @@ export class TubeStream extends Duplex {
 
   // ---- what consumers written for net.Socket call (node:http client and server) --------------------------
 
-  /** No idle timer: an embedded connection lives until either side closes it (or its tube goes). */
-  setTimeout(_ms: number, callback?: () => void): this {
-    if (callback) this.off('timeout', callback);
+  /**
+   * As `net.Socket#setTimeout`: after `ms` without a chunk read or written, `'timeout'` is emitted (once per
+   * idle period; the stream is not destroyed, the listener decides); 0 disables it. One timer per stream,
+   * armed per idle period: a chunk only stamps the time, and the timer, when it fires early, re-arms itself
+   * for the rest.
+   */
+  setTimeout(ms: number, callback?: () => void): this {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw new TubesError(ErrorCode.BAD_ARGUMENT, `setTimeout: ms must be a finite number ≥ 0, got ${ms}`);
+    }
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
+    this.#idleMs = ms;
+    if (ms === 0) {
+      if (callback) this.off('timeout', callback);
+      return this;
+    }
+    if (callback) this.once('timeout', callback);
+    this.#lastActivity = performance.now();
+    if (!this.destroyed) this.#armIdle(ms);
     return this;
+  }
+
+  /** The idle timeout set by `setTimeout` (undefined when none), as `net.Socket#timeout`. */
+  get timeout(): number | undefined {
+    return this.#idleMs > 0 ? this.#idleMs : undefined;
+  }
+
+  /** A chunk was read or written: stamps the time; arms the timer again after a timeout fired. */
+  #active(): void {
+    if (this.#idleMs === 0) return;
+    this.#lastActivity = performance.now();
+    if (this.#idleTimer === undefined && !this.destroyed) this.#armIdle(this.#idleMs);
+  }
+
+  #armIdle(ms: number): void {
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      if (this.#idleMs === 0 || this.destroyed) return;
+      const idle = performance.now() - this.#lastActivity;
+      if (idle < this.#idleMs) this.#armIdle(this.#idleMs - idle);
+      else this.emit('timeout');
+    }, ms);
+    this.#idleTimer.unref();
   }
 
   /** Frames are sent at once already. */
@@ -153,6 +200,7 @@ export class TubeStream extends Duplex {
   /** Data frame from the peer; false once the readable buffer is above its high-water mark. */
   deliver(payload: Uint8Array): boolean {
     if (this.#eof) return false; // data after the peer's SendEOF: dropped, as a socket past its FIN would
+    if (this.#idleMs !== 0) this.#active();
     return this.push(payload);
   }
 

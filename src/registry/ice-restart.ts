@@ -16,6 +16,8 @@
  * - Give up: no answer to a restart offer within `answerTimeoutMs` → Timeout; still lost `giveUpAfterMs`
  *   after the loss was detected → ConnectionFailed when the peer took part in a restart during this outage
  *   (it is there, the path is not), ConnectionLost otherwise (nothing heard from it).
+ * - Deadline (`peerSilenceTimeoutMs`, the user's explicit `limits.keepaliveTimeoutMs`): nothing received from
+ *   the peer for that long → Timeout, whatever the restarts are doing; restarts may run before it.
  */
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
 
@@ -82,6 +84,35 @@ export function resolveIceRestartOptions(options?: Partial<IceRestartOptions>): 
   return { ...DEFAULT_ICE_RESTART, ...env, ...defined };
 }
 
+/** What the machine runs on: the restart options, plus the deadline the tube derives from its limits. */
+export interface RestartMachineOptions extends IceRestartOptions {
+  /**
+   * Nothing received from the peer (the first activity mark) for this long closes the tube with Timeout,
+   * even while restarts are attempted. Undefined: no such deadline (the give-up rules alone end the tube).
+   */
+  peerSilenceTimeoutMs?: number | undefined;
+}
+
+/**
+ * The machine's options for a tube with these channel limits (only what the user set explicitly). Silence
+ * only means loss if the peer would have said something: an explicit, longer keepalive interval raises
+ * `lossAfterMs` to 2.5 intervals; keepalive off (0) leaves loss to werift's ICE states. An explicit
+ * `keepaliveTimeoutMs` (keepalive on) stays the deadline for a silent peer, restarts or not.
+ */
+export function restartMachineOptions(
+  options: IceRestartOptions,
+  limits: { keepaliveIntervalMs?: number | undefined; keepaliveTimeoutMs?: number | undefined } | undefined,
+): RestartMachineOptions {
+  const interval = limits?.keepaliveIntervalMs ?? options.keepaliveIntervalMs;
+  if (!(interval > 0)) return { ...options, lossAfterMs: Number.POSITIVE_INFINITY };
+  const timeout = limits?.keepaliveTimeoutMs;
+  return {
+    ...options,
+    lossAfterMs: Math.max(options.lossAfterMs, Math.ceil(interval * 2.5)),
+    peerSilenceTimeoutMs: timeout !== undefined && timeout > 0 ? timeout : undefined,
+  };
+}
+
 export type Timer = unknown;
 
 export interface Clock {
@@ -113,9 +144,9 @@ export interface RestartHost {
   /** This side starts restarts (it made the original offer). */
   readonly initiator: boolean;
   /**
-   * Progress marks, one per direction: each must keep changing while the path works (e.g. what we received
-   * from the peer, and what the peer acknowledged of ours). A direction whose mark is not a finite number is
-   * not watched.
+   * Progress marks, one per direction: each must keep changing while the path works. The first is what we
+   * received from the peer (the one `peerSilenceTimeoutMs` watches), the others e.g. what the peer
+   * acknowledged of ours. A direction whose mark is not a finite number is not watched.
    */
   activityMarks(): readonly number[];
   /** Connectivity lost (`'disconnected'`) or back (`'connected'`): status and signal. */
@@ -131,7 +162,7 @@ export type RestartPhase = 'idle' | 'waiting' | 'offering' | 'checking' | 'stopp
 
 /** Loss detection, restart scheduling, breaker and give-up for one tube. */
 export class RestartMachine {
-  readonly #o: IceRestartOptions;
+  readonly #o: RestartMachineOptions;
   readonly #host: RestartHost;
   readonly #clock: Clock;
   #phase: RestartPhase = 'idle';
@@ -149,7 +180,7 @@ export class RestartMachine {
   #restartsCompleted = 0;
   #lastAttemptAt = Number.NEGATIVE_INFINITY;
 
-  constructor(options: IceRestartOptions, host: RestartHost, clock: Clock = realClock) {
+  constructor(options: RestartMachineOptions, host: RestartHost, clock: Clock = realClock) {
     this.#o = options;
     this.#host = host;
     this.#clock = clock;
@@ -175,9 +206,8 @@ export class RestartMachine {
     if (this.#poll !== undefined || this.#phase === 'stopped') return;
     this.#lastMarks = this.#host.activityMarks();
     this.#changedAt = this.#lastMarks.map(() => this.#clock.now());
-    const every = Number.isFinite(this.#o.lossAfterMs)
-      ? Math.max(50, Math.min(250, Math.floor(this.#o.lossAfterMs / 10)))
-      : 250;
+    const shortest = Math.min(this.#o.lossAfterMs, this.#o.peerSilenceTimeoutMs ?? Number.POSITIVE_INFINITY);
+    const every = Number.isFinite(shortest) ? Math.max(50, Math.min(250, Math.floor(shortest / 10))) : 250;
     this.#poll = this.#clock.setInterval(() => this.#check(), every);
   }
 
@@ -193,6 +223,17 @@ export class RestartMachine {
       stalest = Math.min(stalest, this.#changedAt[i] ?? now);
     }
     this.#lastMarks = marks;
+    const deadline = this.#o.peerSilenceTimeoutMs;
+    if (deadline !== undefined && Number.isFinite(marks[0])) {
+      const silentMs = now - (this.#changedAt[0] ?? now);
+      if (silentMs >= deadline) {
+        this.#finish(
+          CloseConnectionReason.Timeout,
+          `nothing received from the peer for ${Math.round(silentMs)} ms (keepaliveTimeoutMs ${deadline})`,
+        );
+        return;
+      }
+    }
     if (this.#lost) {
       if (stalest > this.#lostAt) {
         this.#recovered('activity');

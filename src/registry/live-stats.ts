@@ -1,8 +1,9 @@
 /**
  * The original's live-stats shapes (`get_live_stats`, `get_connection_health`, `get_aggregated_metrics`)
  * built from a channel's own counters and its tube's state. RTT figures come from the channel keepalive
- * (avg/p95/p99 over the last 64 round trips); werift gives no jitter or loss figure for data channels, so
- * those read 0, and there are no alerts (the original's were informational only).
+ * (avg/p95/p99 over the last 64 round trips); the loss figure is the tube's share of SCTP DATA
+ * retransmissions; werift gives no jitter figure for data channels, so that reads 0, and there are no alerts
+ * (the original's were informational only).
  */
 import type { ChannelStats } from '../channel/types.ts';
 import { type AggregatedMetrics, aggregatedMetrics, connectionQuality } from '../metrics/aggregated.ts';
@@ -15,6 +16,8 @@ export interface TubeFacts {
   dtlsReady: boolean;
   activeDataChannels: number;
   role: 'server' | 'client';
+  /** Share of the tube's SCTP DATA transmissions that were retransmissions (0 when unknown). */
+  packetLossRate?: number | undefined;
 }
 
 /** `get_live_stats` of one channel: the original's keys, then ours. */
@@ -22,6 +25,7 @@ export function liveStatsOf(conversationId: string, s: ChannelStats, tube: TubeF
   const seconds = Math.max(s.uptimeMs / 1000, 0.001);
   const bytesPerSecond = (s.bytesSent + s.bytesReceived) / seconds;
   const rtt = s.rttAvgMs;
+  const loss = tube.packetLossRate ?? 0;
   return {
     conversation_id: conversationId,
     tube_id: tube.tubeId,
@@ -37,7 +41,7 @@ export function liveStatsOf(conversationId: string, s: ChannelStats, tube: TubeF
     webrtc_stats: {
       rtt_ms: s.rttMs ?? null,
       jitter_ms: 0,
-      packet_loss_rate: 0,
+      packet_loss_rate: loss,
       current_bitrate: Math.round(bytesPerSecond * 8),
       ice_connection_state: tube.iceConnectionState,
       dtls_ready: tube.dtlsReady,
@@ -45,7 +49,7 @@ export function liveStatsOf(conversationId: string, s: ChannelStats, tube: TubeF
       ice_stats: {},
       connection_legs: {},
     },
-    connection_quality: connectionQuality(rtt),
+    connection_quality: connectionQuality(rtt, loss),
     active_alert_count: 0,
     error_rate: s.framesDiscarded / seconds,
     total_errors: s.framesDiscarded,
@@ -71,7 +75,7 @@ export function connectionHealthOf(stats: LiveStats): Record<string, unknown> {
     conversation_id: stats['conversation_id'],
     quality: stats['connection_quality'],
     rtt_ms: stats['avg_rtt_ms'],
-    packet_loss_rate: 0,
+    packet_loss_rate: webrtc['packet_loss_rate'],
     active_alerts: 0,
     error_rate: stats['error_rate'],
     ice_connection_state: webrtc['ice_connection_state'],

@@ -72,13 +72,13 @@ export class LocalTube implements TubeHandle {
 
   /**
    * `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube: RTT of the nominated ICE pair,
-   * data-channel bytes of all its channels. `packet_loss_rate` is 0: werift exposes no loss figure for data
-   * channels (SCTP retransmits; the original reported 0 for data-only sessions too).
+   * data-channel bytes of all its channels, and the share of our SCTP DATA transmissions that were
+   * retransmissions (docs/API.md).
    */
   async connectionStats(): Promise<ConnectionStats> {
     const s = await this.tube.connectionStats();
     return {
-      packet_loss_rate: 0,
+      packet_loss_rate: s.packetLossRate,
       rtt_ms: s.rttMs ?? null,
       bytes_sent: s.bytesSent,
       bytes_received: s.bytesReceived,
@@ -116,6 +116,7 @@ export class LocalTube implements TubeHandle {
         dtlsReady: status === 'ready' || status === 'active',
         activeDataChannels: tube.channels().filter((c) => !c.ended).length,
         role: channel.role,
+        packetLossRate: tube.packetLossRate,
       }),
       connection_lost: tube.connectivityLost,
       ice_restarts: tube.iceRestarts,

@@ -430,8 +430,8 @@ export class TubeRegistry {
 
   /**
    * `{ packet_loss_rate, rtt_ms, bytes_sent, bytes_received }` of the tube: RTT of the nominated ICE pair,
-   * data-channel bytes of all its channels. `packet_loss_rate` is 0: werift exposes no loss figure for data
-   * channels (SCTP retransmits; the original reported 0 for data-only sessions too).
+   * data-channel bytes of all its channels. `packet_loss_rate`: the share of our SCTP DATA transmissions
+   * that were retransmissions since the tube connected (0 before any, or without the werift patches).
    * `selected_candidate_pair`: the nominated ICE pair (`local.type` `relay` = through TURN, with
    * `relay_protocol` udp/tcp/tls), null before ICE has one.
    */

@@ -23,7 +23,7 @@ import {
   type TurnOutcome,
 } from '../webrtc/peer.ts';
 import { encodeSdpBase64 } from '../webrtc/sdp.ts';
-import { type IceRestartOptions, RestartMachine } from './ice-restart.ts';
+import { type IceRestartOptions, RestartMachine, restartMachineOptions } from './ice-restart.ts';
 import { watchNetwork } from './network-watch.ts';
 import type { SignalCallback, SignalKind } from './signals.ts';
 
@@ -83,19 +83,6 @@ const PEER_STATE_NAMES: Record<PeerConnectionState, string> = {
   closed: 'Closed',
 };
 
-/**
- * Silence only means loss if the peer would have said something: an explicit, longer keepalive interval
- * raises `lossAfterMs` to 2.5 intervals; keepalive off (0) leaves loss to werift's ICE states.
- */
-function withKeepalive(
-  options: IceRestartOptions,
-  explicitIntervalMs: number | undefined,
-): IceRestartOptions {
-  const interval = explicitIntervalMs ?? options.keepaliveIntervalMs;
-  if (!(interval > 0)) return { ...options, lossAfterMs: Number.POSITIVE_INFINITY };
-  return { ...options, lossAfterMs: Math.max(options.lossAfterMs, Math.ceil(interval * 2.5)) };
-}
-
 export class Tube {
   readonly id: string;
   readonly conversationId: string;
@@ -153,7 +140,7 @@ export class Tube {
     const restart = init.iceRestart;
     this.#restart =
       this.trickleIce && restart?.auto
-        ? new RestartMachine(withKeepalive(restart, init.limits?.keepaliveIntervalMs), {
+        ? new RestartMachine(restartMachineOptions(restart, init.limits), {
             initiator: role === 'server',
             activityMarks: () => this.#activityMarks(),
             report: (state) => this.#reportConnectivity(state),
@@ -184,7 +171,7 @@ export class Tube {
    */
   #activityMarks(): readonly number[] {
     let received = this.#peer.receivedMark() ?? 0;
-    for (const { channel } of this.#channels.values()) received += channel.stats().messagesReceived;
+    for (const { channel } of this.#channels.values()) received += channel.messagesReceived;
     return [received, this.#peer.acknowledgedMark() ?? Number.NaN];
   }
 
@@ -226,6 +213,11 @@ export class Tube {
   /** Restarts that brought connectivity back (automatic ones). */
   get iceRestarts(): number {
     return this.#restart?.restartsCompleted ?? 0;
+  }
+
+  /** Share of our SCTP DATA transmissions that were retransmissions (docs/API.md); 0 when unknown. */
+  get packetLossRate(): number {
+    return this.#peer.sctpLossRate() ?? 0;
   }
 
   /** True while connectivity is lost (between `disconnected` and `connected`/close). */
@@ -546,6 +538,8 @@ export class Tube {
     bytesSent: number;
     bytesReceived: number;
     selectedPair: SelectedPair | undefined;
+    /** Share of our SCTP DATA transmissions that were retransmissions; 0 when unknown. */
+    packetLossRate: number;
   }> {
     let bytesSent = 0;
     let bytesReceived = 0;
@@ -559,6 +553,7 @@ export class Tube {
       bytesSent,
       bytesReceived,
       selectedPair: this.#peer.selectedPair(),
+      packetLossRate: this.#peer.sctpLossRate() ?? 0,
     };
   }
 

@@ -17,6 +17,7 @@ import {
 import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
 import { sctpPathRecovered } from './patches/sctp-path-reset.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
+import { sctpDataTransmissions } from './patches/sctp-transmit.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
 
@@ -377,6 +378,19 @@ export class Peer {
    */
   pathRecovered(): void {
     sctpPathRecovered(this.#pc);
+  }
+
+  /**
+   * Share of our SCTP DATA transmissions that were retransmissions (the peer did not acknowledge the first
+   * send in time: fast retransmit or T3 timeout), since the association was set up: retransmitted /
+   * (sent + retransmitted). 0 before anything was sent; undefined without the `sctp-transmit` patch (the
+   * counts come from it, at no cost per packet).
+   */
+  sctpLossRate(): number | undefined {
+    const c = sctpDataTransmissions(this.#pc);
+    if (!c) return undefined;
+    const total = c.sent + c.retransmitted;
+    return total > 0 ? c.retransmitted / total : 0;
   }
 
   /** Bytes waiting in the SCTP association (queued, or sent and not yet acknowledged). Diagnostics only. */

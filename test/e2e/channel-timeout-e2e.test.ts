@@ -1,6 +1,8 @@
 /**
  * Keepalive timeout end to end: a real tube pair (the gateway in a child process), the gateway frozen with
- * SIGSTOP so it answers nothing; the offerer's tube closes with Timeout after `keepaliveTimeoutMs`.
+ * SIGSTOP so it answers nothing; the offerer's tube closes with Timeout after `keepaliveTimeoutMs`, with
+ * automatic ICE restarts on (the default): the restart machine notices the loss and restarts before the
+ * explicit keepalive timeout, which stays the deadline.
  * Short limits keep it to a few seconds; the timeout stays well above a loaded machine's scheduling hiccups.
  */
 import { afterEach, describe, expect, it } from 'vitest';
@@ -22,8 +24,10 @@ async function until(cond: () => boolean | Promise<boolean>, what: string, ms: n
   }
 }
 
+const TIMEOUT_MS = 3_000;
+
 describe('keepalive timeout', () => {
-  it('a peer that goes silent: the tube closes with Timeout (2), reported in channel_closed', async () => {
+  it('a peer that goes silent: the tube closes with Timeout (2) after keepaliveTimeoutMs, automatic restarts on', async () => {
     const echo = await echoServer();
     cleanups.push(() => echo.close());
     const client = new RemoteRegistry(LOOPBACK);
@@ -32,10 +36,11 @@ describe('keepalive timeout', () => {
     cleanups.push(() => void process.kill(pid, 'SIGCONT'));
     const server = new TubeRegistry({
       ...LOOPBACK,
-      limits: { keepaliveIntervalMs: 200, keepaliveTimeoutMs: 2_000 },
-      // the keepalive timeout alone: with automatic ICE restarts a silent peer is the restart logic's case
-      // (lost, restart, give up; test/e2e/resilience.test.ts)
-      iceRestart: { auto: false },
+      limits: { keepaliveIntervalMs: 200, keepaliveTimeoutMs: TIMEOUT_MS },
+      // automatic restarts stay on (the default); a quick loss detection and restart, so that a restart is
+      // attempted before the keepalive timeout (without it the unanswered restart would end the tube only after
+      // answerTimeoutMs, 20 s)
+      iceRestart: { lossAfterMs: 1_500, disconnectedWaitMs: 300 },
     });
     const pair = await connectTubes({
       server,
@@ -50,9 +55,18 @@ describe('keepalive timeout', () => {
     expect(server.getTubeStatus(pair.serverTube)).toBe('ready');
 
     process.kill(pid, 'SIGSTOP');
+    const stoppedAt = performance.now();
     const closed = () =>
       pair.serverSignals.find((s) => s.kind === 'channel_closed' && s.data.includes('"close_reason"'));
     await until(() => closed() !== undefined, 'channel_closed on the offerer', 10_000);
+    const closedAfterMs = performance.now() - stoppedAt;
+    // the peer was last heard at most one ping interval (+ one poll) before the stop
+    expect(closedAfterMs).toBeGreaterThan(TIMEOUT_MS - 600);
+    expect(closedAfterMs).toBeLessThan(TIMEOUT_MS + 2_500);
+    const kinds = pair.serverSignals.map((s) => s.kind);
+    // the restart machine took part: loss reported and a restart offered before the close
+    expect(kinds.indexOf('ice_restart_offer')).toBeGreaterThan(-1);
+    expect(kinds.indexOf('ice_restart_offer')).toBeLessThan(kinds.indexOf('channel_closed'));
     const data = JSON.parse((closed() as { data: string }).data) as {
       outcome: string;
       close_reason: { code: number; name: string };

@@ -53,6 +53,7 @@ interface SenderShape {
   cwnd: number;
   peerRwnd: number;
   timer3Handle: unknown;
+  localTsn: number;
   outboundQueue: DataChunkShape[];
   sentQueue: DataChunkShape[];
   flush: { execute(): void; asPromise(): Promise<unknown> };
@@ -67,6 +68,30 @@ interface SenderShape {
 }
 
 const patched = new WeakSet<object>();
+
+/**
+ * Per patched association: the TSN of its next DATA chunk when the patch went in, and how many DATA chunks
+ * were retransmitted since (counted only on retransmission; first transmissions are derived from the TSNs).
+ */
+interface TransmitCounts {
+  baseTsn: number;
+  retransmitted: number;
+}
+const counts = new WeakMap<object, TransmitCounts>();
+
+/**
+ * DATA chunks of this connection's association sent for the first time and retransmitted (fast retransmit
+ * or T3 timeout) since the patch went in; undefined when it is not in force.
+ */
+export function sctpDataTransmissions(
+  pc: RTCPeerConnection,
+): { sent: number; retransmitted: number } | undefined {
+  const s = sctpOf(pc) as unknown as SenderShape | undefined;
+  const c = s ? counts.get(s) : undefined;
+  if (!s || !c) return undefined;
+  const assigned = (s.localTsn - c.baseTsn) >>> 0;
+  return { sent: Math.max(0, assigned - s.outboundQueue.length), retransmitted: c.retransmitted };
+}
 
 /** Mismatches between werift's SCTP association (sending side) and what this patch expects. */
 export function checkSctpSender(sctp: unknown, where: string): string[] {
@@ -93,6 +118,7 @@ export function checkSctpSender(sctp: unknown, where: string): string[] {
     'peerRwnd',
     'localPort',
     'remoteVerificationTag',
+    'localTsn',
   ] as const) {
     expectType(problems, s, where, f, 'number');
   }
@@ -154,6 +180,8 @@ export class SharedFlush {
 
 function patchSender(s: SenderShape): void {
   patched.add(s);
+  const count: TransmitCounts = { baseTsn: s.localTsn, retransmitted: 0 };
+  counts.set(s, count);
   s.flush = new SharedFlush();
   const stockSendChunk = s.sendChunk;
   const stockSack = s.receiveSackChunk;
@@ -202,6 +230,7 @@ function patchSender(s: SenderShape): void {
           chunk.misses = 0;
           chunk.retransmit = false;
           chunk.sentCount++;
+          count.retransmitted++;
           s.sendChunk(chunk).catch(ignore);
           if (first) s.timer3Restart();
         }

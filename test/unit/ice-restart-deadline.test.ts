@@ -1,0 +1,169 @@
+/**
+ * The restart machine's deadline for a silent peer (an explicit `limits.keepaliveTimeoutMs`): it closes the
+ * tube with Timeout even while restarts are attempted; without it the give-up rules alone apply.
+ * Injectable timers: time moves only when the test says so.
+ */
+import { describe, expect, it } from 'vitest';
+import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
+import {
+  type Clock,
+  DEFAULT_ICE_RESTART,
+  type RestartHost,
+  RestartMachine,
+  type RestartMachineOptions,
+  restartMachineOptions,
+} from '../../src/registry/ice-restart.ts';
+
+class FakeClock implements Clock {
+  t = 0;
+  #next = 1;
+  readonly #timers = new Map<number, { at: number; fn: () => void; every?: number }>();
+  now(): number {
+    return this.t;
+  }
+  setTimeout(fn: () => void, ms: number): number {
+    this.#timers.set(this.#next, { at: this.t + ms, fn });
+    return this.#next++;
+  }
+  clearTimeout(id: unknown): void {
+    this.#timers.delete(id as number);
+  }
+  setInterval(fn: () => void, ms: number): number {
+    this.#timers.set(this.#next, { at: this.t + ms, fn, every: ms });
+    return this.#next++;
+  }
+  clearInterval(id: unknown): void {
+    this.#timers.delete(id as number);
+  }
+  async advance(ms: number): Promise<void> {
+    const end = this.t + ms;
+    for (;;) {
+      let id: number | undefined;
+      let at = Number.POSITIVE_INFINITY;
+      for (const [k, v] of this.#timers) {
+        if (v.at < at) {
+          at = v.at;
+          id = k;
+        }
+      }
+      if (id === undefined || at > end) break;
+      const timer = this.#timers.get(id) as { at: number; fn: () => void; every?: number };
+      this.t = at;
+      if (timer.every !== undefined) timer.at += timer.every;
+      else this.#timers.delete(id);
+      timer.fn();
+      await Promise.resolve();
+      await Promise.resolve();
+    }
+    this.t = end;
+  }
+}
+
+interface Harness {
+  clock: FakeClock;
+  machine: RestartMachine;
+  received: number;
+  acked: number;
+  events: string[];
+  closed: { reason: number; why: string; at: number } | undefined;
+}
+
+function harness(options: Partial<RestartMachineOptions>): Harness {
+  const clock = new FakeClock();
+  const h = { clock, received: 0, acked: 0, events: [], closed: undefined } as unknown as Harness;
+  const host: RestartHost = {
+    initiator: true,
+    activityMarks: () => [h.received, h.acked],
+    report: (s) => h.events.push(`${clock.t} ${s}`),
+    restart: async () => {
+      h.events.push(`${clock.t} offer`);
+    },
+    giveUp: (reason, why) => {
+      h.closed = { reason, why, at: clock.t };
+      h.events.push(`${clock.t} close ${reason}`);
+    },
+    log: () => {},
+  };
+  h.machine = new RestartMachine({ ...DEFAULT_ICE_RESTART, ...options }, host, clock);
+  h.machine.start();
+  return h;
+}
+
+/** Both directions move every 200 ms until `until` (only what we receive with `inboundOnly`). */
+function traffic(h: Harness, until: number, inboundOnly = false): void {
+  for (let t = h.clock.t + 200; t < until; t += 200) {
+    h.clock.setTimeout(() => {
+      h.received++;
+      if (!inboundOnly) h.acked++;
+    }, t - h.clock.t);
+  }
+}
+
+describe('RestartMachine: explicit keepalive timeout as the deadline', () => {
+  it('a peer silent for peerSilenceTimeoutMs closes the tube with Timeout while restarts are attempted', async () => {
+    const h = harness({ peerSilenceTimeoutMs: 10_000 });
+    traffic(h, 1_000); // last activity at 800 ms, seen by the 1,000 ms poll
+    await h.clock.advance(6_000);
+    // lost (3 s of silence), then the first restart after the 2 s wait; the answer comes, connectivity does not
+    expect(h.events).toEqual(['4000 disconnected', '6000 offer']);
+    h.machine.answered();
+    await h.clock.advance(3_000);
+    h.machine.iceState('failed'); // the restart failed: the next one follows after the 1 s backoff
+    await h.clock.advance(1_999);
+    expect(h.closed).toBeUndefined();
+    await h.clock.advance(1);
+    expect(h.closed).toMatchObject({ reason: CloseConnectionReason.Timeout, at: 11_000 });
+    expect(h.closed?.why).toMatch(/nothing received from the peer for 10000 ms/);
+    expect(h.events.filter((e) => e.endsWith('offer')).length).toBe(2);
+    // stopped: nothing more happens
+    await h.clock.advance(60_000);
+    expect(h.events.at(-1)).toBe('11000 close 2');
+  });
+
+  it('without it the same outage is left to the give-up rules (still open long after 10 s)', async () => {
+    const h = harness({});
+    traffic(h, 1_000);
+    await h.clock.advance(6_000);
+    h.machine.answered();
+    await h.clock.advance(4_000);
+    h.machine.iceState('failed');
+    await h.clock.advance(10_000);
+    expect(h.closed).toBeUndefined();
+    await h.clock.advance(20_000);
+    expect(h.closed?.reason).toBe(CloseConnectionReason.ConnectionFailed); // give-up: 24 s after the loss
+    expect(h.closed?.at).toBe(28_000);
+  });
+
+  it('shorter than lossAfterMs: closes before any loss is reported', async () => {
+    const h = harness({ peerSilenceTimeoutMs: 2_000 });
+    await h.clock.advance(5_000);
+    expect(h.events).toEqual(['2000 close 2']);
+  });
+
+  it('watches what arrives from the peer only: a peer we still hear is not timed out', async () => {
+    const h = harness({ peerSilenceTimeoutMs: 5_000 });
+    traffic(h, 40_000, true); // we hear the peer, it acknowledges nothing of ours
+    await h.clock.advance(20_000);
+    expect(h.events.slice(0, 2)).toEqual(['3000 disconnected', '5000 offer']);
+    expect(h.closed?.reason).not.toBe(CloseConnectionReason.Timeout);
+  });
+
+  it('restartMachineOptions: only an explicit keepaliveTimeoutMs (keepalive on) sets the deadline', () => {
+    const o = DEFAULT_ICE_RESTART;
+    expect(restartMachineOptions(o, undefined).peerSilenceTimeoutMs).toBeUndefined();
+    expect(restartMachineOptions(o, { keepaliveIntervalMs: 200 }).peerSilenceTimeoutMs).toBeUndefined();
+    expect(restartMachineOptions(o, { keepaliveTimeoutMs: 7_000 })).toMatchObject({
+      lossAfterMs: 3_000,
+      peerSilenceTimeoutMs: 7_000,
+    });
+    expect(restartMachineOptions(o, { keepaliveIntervalMs: 2_000, keepaliveTimeoutMs: 9_000 })).toMatchObject(
+      {
+        lossAfterMs: 5_000,
+        peerSilenceTimeoutMs: 9_000,
+      },
+    );
+    const off = restartMachineOptions(o, { keepaliveIntervalMs: 0, keepaliveTimeoutMs: 9_000 });
+    expect(off.lossAfterMs).toBe(Number.POSITIVE_INFINITY);
+    expect(off.peerSilenceTimeoutMs).toBeUndefined();
+  });
+});
