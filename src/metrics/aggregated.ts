@@ -14,6 +14,8 @@ export interface MetricsSample {
   bytesReceived: number;
   /** When the conversation started (ms since the epoch). */
   establishedAt: number;
+  /** The tube's SCTP retransmission share (0–1), when known. */
+  lossRate?: number | undefined;
 }
 
 export interface AggregatedMetrics {
@@ -51,7 +53,7 @@ export function connectionQuality(rttMs: number | undefined, lossRate = 0, jitte
 }
 
 /**
- * Aggregates samples. Loss is 0 (SCTP retransmits; werift exposes no loss figure), jitter is not measured,
+ * Aggregates samples. Loss is the tube's SCTP retransmission share (0 when unknown), jitter is not measured,
  * there are no alerts, and memory/cpu/network utilisation are 0 as in the original.
  */
 export function aggregatedMetrics(
@@ -64,8 +66,11 @@ export function aggregatedMetrics(
   let rttCount = 0;
   let throughput = 0;
   let bandwidth = 0;
+  let lossSum = 0;
   for (const s of samples) {
-    quality[connectionQuality(s.rttMs)]++;
+    const loss = s.lossRate ?? 0;
+    lossSum += loss;
+    quality[connectionQuality(s.rttMs, loss)]++;
     if (s.rttMs !== undefined) {
       rttSum += s.rttMs;
       rttCount++;
@@ -79,7 +84,7 @@ export function aggregatedMetrics(
     active_connections: samples.length,
     active_tubes: activeTubes,
     avg_system_rtt_ms: rttCount > 0 ? rttSum / rttCount : 0,
-    avg_packet_loss: 0,
+    avg_packet_loss: samples.length > 0 ? lossSum / samples.length : 0,
     total_message_throughput: throughput,
     total_bandwidth: bandwidth,
     excellent_connections: quality.excellent,

@@ -95,6 +95,9 @@ export function aggregatedMetricsOf(all: LiveStats[], activeTubes: number): Aggr
       bytesSent: s['total_bytes_sent'] as number,
       bytesReceived: s['total_bytes_received'] as number,
       establishedAt: s['established_at'] as number,
+      lossRate: (s['webrtc_stats'] as Record<string, unknown> | undefined)?.['packet_loss_rate'] as
+        | number
+        | undefined,
     })),
     activeTubes,
   );

@@ -392,7 +392,7 @@ export class Tube {
         signal: (kind, data) => this.#signal(kind, data, port.label),
         aggregatedMetrics: () =>
           aggregatedMetrics(
-            this.channels().map((c) => c.metricsSample()),
+            this.channels().map((c) => ({ ...c.metricsSample(), lossRate: this.packetLossRate })),
             1,
           ),
         onOpen: () => this.#channelOpen(),

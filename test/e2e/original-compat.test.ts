@@ -158,6 +158,17 @@ describe('MetricsRequest → MetricsResponse (the original bodies)', () => {
       fair_connections: 1,
       poor_connections: 1,
     });
+    // Loss: averaged over the samples, and above 5 % a channel counts as poor whatever its RTT.
+    const lossy = aggregatedMetrics(
+      [
+        { ...sample, rttMs: 20, establishedAt: now - 10_000, lossRate: 0.1 },
+        { ...sample, rttMs: 20, establishedAt: now - 10_000, lossRate: 0 },
+      ],
+      1,
+      now,
+    );
+    expect(lossy.avg_packet_loss).toBeCloseTo(0.05, 10);
+    expect(lossy).toMatchObject({ excellent_connections: 1, poor_connections: 1 });
   });
 });
 
