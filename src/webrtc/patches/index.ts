@@ -10,9 +10,11 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../../log.ts';
+import { dtlsCertificatePatch } from './dtls-certificate.ts';
 import { dtlsFlightRetransmitPatch } from './dtls-flight-retransmit.ts';
 import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
+import { dtlsNativeX25519Patch } from './dtls-native-x25519.ts';
 import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
 import { dtlsStartNowPatch } from './dtls-start-now.ts';
@@ -65,6 +67,9 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   dtlsFlightRetransmitPatch,
   dtlsNoSrtpPatch,
   sctpT1FromIceRttPatch, // after sctp-init-rto, whose 1 s it lowers
+  // set-up CPU (docs/PERFORMANCE.md "Transport, part 2")
+  dtlsNativeX25519Patch,
+  dtlsCertificatePatch,
 ];
 
 export interface InstallOptions {
