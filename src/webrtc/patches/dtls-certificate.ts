@@ -43,4 +43,7 @@ export const dtlsCertificatePatch: WeriftPatch = {
     manager.certificate = dtlsCertificate().werift;
     ctx.markActive(NAME);
   },
+  warmUp() {
+    dtlsCertificate();
+  },
 };

@@ -205,4 +205,7 @@ export const dtlsNativeX25519Patch: WeriftPatch = {
     if (problems.length > 0) ctx.shapeMismatch(NAME, problems);
     else ctx.markActive(NAME);
   },
+  warmUp() {
+    installNativeX25519();
+  },
 };

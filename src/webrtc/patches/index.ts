@@ -26,7 +26,7 @@ import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
-import { weriftVersionAccepted } from './version.ts';
+import { installedWeriftVersion, PINNED_WERIFT_VERSION, weriftVersionAccepted } from './version.ts';
 
 export { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
 
@@ -48,6 +48,11 @@ export interface WeriftPatch {
   readonly description: string;
   /** Called once per RTCPeerConnection right after construction. */
   install(pc: RTCPeerConnection, ctx: PatchContext): void;
+  /**
+   * Optional process-wide preparation that the first connection would otherwise do on its set-up path (see
+   * `warmUpWeriftPatches`); must be idempotent and harmless when the patch later reports a shape mismatch.
+   */
+  warmUp?(): void;
 }
 
 /** Every patch, in installation order. */
@@ -131,6 +136,26 @@ export function installWeriftPatches(pc: RTCPeerConnection, options: InstallOpti
     patch.install(pc, ctx);
   }
   return true;
+}
+
+/**
+ * Runs the patches' `warmUp` (e.g. the process's DTLS certificate, the native X25519 self-test) when the
+ * installed werift is the pinned version; nothing otherwise (the first connection logs the refusal). Returns
+ * the names of the patches that warmed up.
+ */
+export function warmUpWeriftPatches(): string[] {
+  if (installedWeriftVersion() !== PINNED_WERIFT_VERSION) return [];
+  const done: string[] = [];
+  for (const patch of WERIFT_PATCHES) {
+    if (!patch.warmUp) continue;
+    try {
+      patch.warmUp();
+      done.push(patch.name);
+    } catch {
+      // the connection's own install reports what is wrong
+    }
+  }
+  return done;
 }
 
 /** Names of the patches in force on `pc` (for tests and diagnostics). */
