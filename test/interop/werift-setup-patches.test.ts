@@ -44,6 +44,7 @@ import { checkIceTransport, iceEarlyStats } from '../../src/webrtc/patches/ice-c
 import {
   activeWeriftPatches,
   installWeriftPatches,
+  warmUpWeriftPatches,
   weriftPatchMismatches,
 } from '../../src/webrtc/patches/index.ts';
 import {
@@ -191,6 +192,11 @@ describe('werift internals the set-up patches rely on (fail when werift changes)
 
   it('tweetnacl, as werift imports it, has what dtls-native-x25519 replaces', () => {
     expect(checkNacl(weriftNacl())).toEqual([]);
+  });
+
+  it('the warm-up at registry construction prepares the certificate and native X25519', () => {
+    expect(warmUpWeriftPatches()).toEqual(['dtls-native-x25519', 'dtls-certificate']);
+    expect(installNativeX25519()).toEqual([]);
   });
 
   it('SCTP T1 from the ICE round trip: 3 × RTT within [200 ms, 1 s]', () => {
