@@ -77,11 +77,16 @@ interface MemSample {
   arrayBuffers: number;
 }
 
-async function settle(): Promise<MemSample> {
-  const gc = (globalThis as { gc?: () => void }).gc;
+/**
+ * Memory after three full GCs 100 ms apart; `reduce` makes the last one V8's memory-reducing collection (the one
+ * V8 runs under memory pressure), which also shrinks the young generation back to its minimum.
+ */
+async function settle(reduce = false): Promise<MemSample> {
+  const gc = (globalThis as { gc?: (options?: object) => void }).gc;
   for (let i = 0; i < 3; i++) {
     await new Promise((r) => setTimeout(r, 100));
-    gc?.();
+    if (reduce && i === 2) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    else gc?.();
   }
   const m = process.memoryUsage();
   const newSpace = v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space');
@@ -95,7 +100,7 @@ async function settle(): Promise<MemSample> {
   };
 }
 
-async function idleChild(pairs: number): Promise<void> {
+async function idleChild(pairs: number, reduce: boolean): Promise<void> {
   const server = new TubeRegistry(LOOPBACK);
   const client = new TubeRegistry(LOOPBACK);
   // Five pairs first, closed again: module loading, the certificate and JIT are not charged to the tubes.
@@ -104,12 +109,12 @@ async function idleChild(pairs: number): Promise<void> {
     await Promise.all([server.closeTube(w.serverTube), client.closeTube(w.clientTube)]);
   }
   await new Promise((r) => setTimeout(r, 500));
-  const before = await settle();
+  const before = await settle(reduce);
   for (let i = 0; i < pairs; i++) {
     await connectTubes({ server, client, conversationId: `idle-${i}`, clientSettings: TUNNEL });
   }
   await new Promise((r) => setTimeout(r, 1000));
-  const after = await settle();
+  const after = await settle(reduce);
   const tubes = server.activeTubeCount() + client.activeTubeCount();
   writeJson(process.stdout, { before, after, tubes });
   await Promise.all([server.cleanupAll(), client.cleanupAll()]);
@@ -131,6 +136,8 @@ const { values } = parseArgs({
     /** idle: the child's --max-semi-space-size (MiB), to keep the young generation out of the per-tube figure. */
     semi: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
+    /** idle child: measure after memory-reducing GCs (young generation at its minimum). */
+    reduce: { type: 'boolean', default: false },
   },
 });
 
@@ -199,7 +206,7 @@ async function main(): Promise<void> {
     if (values.stock) process.env['TUBES_WERIFT_PATCHES'] = '0';
     dropPatches(values.without);
     if (values.child === 'setup') await setupChild(Number(values.warm), Number(values.gap));
-    else if (values.child === 'idle') await idleChild(Number(values.pairs));
+    else if (values.child === 'idle') await idleChild(Number(values.pairs), values.reduce);
     return;
   }
   const configs = parseConfigs();
@@ -315,10 +322,10 @@ async function main(): Promise<void> {
         `idle, per tube (${values.pairs} pairs)`,
         'RSS KiB',
         'young gen. growth KiB',
-        'RSS − young gen. KiB',
+        'RSS, young gen. at its minimum KiB',
         'heap used KiB',
         'external KiB',
-        'new space before → after MiB',
+        'new space before → after (reduced) MiB',
         'RSS before → after MiB',
       ],
     ];
@@ -329,7 +336,16 @@ async function main(): Promise<void> {
       const after = r['after'] as MemSample;
       const tubes = r['tubes'] as number;
       const per = (k: keyof MemSample): number => (after[k] - before[k]) / tubes / 1024;
-      const tubeOnly = per('rss') - per('newSpace');
+      // a second process, measured after memory-reducing GCs (the young generation back at its minimum)
+      const red = await runChild(
+        'idle',
+        config,
+        [`--pairs=${values.pairs}`, '--reduce'],
+        ['--expose-gc', ...semi],
+      );
+      const afterReduced = red['after'] as MemSample;
+      const beforeReduced = red['before'] as MemSample;
+      const tubeOnly = (afterReduced.rss - beforeReduced.rss) / (red['tubes'] as number) / 1024;
       perTube.set(config, { rss: per('rss'), tubeOnly });
       idleOut[config.label] = {
         before,
@@ -337,7 +353,7 @@ async function main(): Promise<void> {
         tubes,
         perTubeKiB: {
           rss: per('rss'),
-          rssWithoutNewSpace: tubeOnly,
+          rssYoungGenerationAtMinimum: tubeOnly,
           newSpace: per('newSpace'),
           heapTotal: per('heapTotal'),
           heapUsed: per('heapUsed'),
@@ -352,7 +368,7 @@ async function main(): Promise<void> {
         f(tubeOnly),
         f(per('heapUsed')),
         f(per('external')),
-        `${f(before.newSpace / 2 ** 20)} → ${f(after.newSpace / 2 ** 20)}`,
+        `${f(before.newSpace / 2 ** 20)} → ${f(after.newSpace / 2 ** 20)} (${f(afterReduced.newSpace / 2 ** 20)})`,
         `${f(before.rss / 2 ** 20)} → ${f(after.rss / 2 ** 20)}`,
       ]);
     }
@@ -381,7 +397,7 @@ async function main(): Promise<void> {
         verdict(kb(b?.rss), 150, 300),
       ],
       [
-        "the same without the young generation's growth",
+        'the same, young generation at its minimum (memory-reducing GC)',
         f(kb(b?.tubeOnly)),
         r ? f(kb(r.tubeOnly)) : '—',
         ratio(kb(b?.tubeOnly), r && kb(r.tubeOnly)),
