@@ -9,7 +9,7 @@
  *
  *   node bench/setup.ts [--procs 6] [--warm 6] [--pairs 50] [--only setup,idle]
  *                       [--configs 'patched;stock;without:p1,p2'] [--without p1,p2] [--stock]
- *                       [--gap ms] [--semi MiB] [--json]
+ *                       [--gap ms] [--split] [--semi MiB] [--json]
  * (with --json use `npm run -s bench:setup -- --json` so npm's banner stays off stdout)
  *
  * Configurations: `patched` (every werift patch of src/webrtc/patches, what a tube uses), `stock` (none:
@@ -18,7 +18,9 @@
  * Both registries of a pair live in the same child process (this file with `--child setup|idle`), signalling
  * is relayed in process by `connectTubes` (trickle ICE), which polls the tubes' status every 2 ms. The child
  * also reports how long constructing its two registries took; `--gap ms` waits that long between the
- * construction and the first `createTube` (an idle process before its first tube).
+ * construction and the first `createTube` (an idle process before its first tube). With `--split` each round
+ * also sets up a pair with one end per process (two RemoteRegistry children: cold = the first pair of two
+ * fresh processes; patched and stock configurations only, `without:` needs the in-process patch list).
  */
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -31,7 +33,7 @@ import {
   spawnBenchChild,
   writeJson,
 } from '../src/bench/lib.ts';
-import { connectTubes, LOOPBACK } from '../src/cli/remote.ts';
+import { connectTubes, LOOPBACK, RemoteRegistry } from '../src/cli/remote.ts';
 import { TubeRegistry } from '../src/index.ts';
 import { WERIFT_PATCHES } from '../src/webrtc/patches/index.ts';
 
@@ -136,6 +138,8 @@ const { values } = parseArgs({
     /** idle: the child's --max-semi-space-size (MiB), to keep the young generation out of the per-tube figure. */
     semi: { type: 'string', default: '' },
     json: { type: 'boolean', default: false },
+    /** set-up: also pairs with one end per process (two RemoteRegistry children; patched and stock only). */
+    split: { type: 'boolean', default: false },
     /** idle child: measure after memory-reducing GCs (young generation at its minimum). */
     reduce: { type: 'boolean', default: false },
   },
@@ -192,9 +196,35 @@ async function runChild(
 interface SetupSamples {
   cold: number[];
   warm: number[];
+  splitCold: number[];
+  splitWarm: number[];
   coldCpu: number[];
   warmCpu: number[];
   construct: number[];
+}
+
+/**
+ * One end per process, as deployed: the server and the client registry each in a fresh child process
+ * (src/cli/child.ts through RemoteRegistry, both up before the clock starts), signalling relayed by this process
+ * (status polled over the children's IPC, which adds its round trips). Returns create → ready per pair.
+ */
+async function splitSample(config: Config, warm: number, gapMs: number): Promise<number[]> {
+  const env = config.stock ? { ...process.env, TUBES_WERIFT_PATCHES: '0' } : process.env;
+  const server = new RemoteRegistry(LOOPBACK, { env });
+  const client = new RemoteRegistry(LOOPBACK, { env });
+  try {
+    await Promise.all([server.ready(), client.ready()]);
+    if (gapMs > 0) await new Promise((r) => setTimeout(r, gapMs));
+    const times: number[] = [];
+    for (let i = 0; i <= warm; i++) {
+      const p = await connectTubes({ server, client, conversationId: `split-${i}`, clientSettings: TUNNEL });
+      times.push(p.createToReadyMs);
+      await Promise.all([server.closeTube(p.serverTube), client.closeTube(p.clientTube)]);
+    }
+    return times;
+  } finally {
+    await Promise.all([server.stop(), client.stop()]);
+  }
 }
 
 function stats(v: number[]): Json {
@@ -226,7 +256,10 @@ async function main(): Promise<void> {
 
   if (only.has('setup')) {
     const samples = new Map<Config, SetupSamples>(
-      configs.map((c) => [c, { cold: [], warm: [], coldCpu: [], warmCpu: [], construct: [] }]),
+      configs.map((c) => [
+        c,
+        { cold: [], warm: [], splitCold: [], splitWarm: [], coldCpu: [], warmCpu: [], construct: [] },
+      ]),
     );
     for (let i = 0; i < Number(values.procs); i++) {
       for (const config of configs) {
@@ -245,6 +278,18 @@ async function main(): Promise<void> {
             .map((x) => f(x, 0))
             .join(' ')}`,
         );
+
+        if (values.split && !config.without) {
+          const split = await splitSample(config, Math.min(2, Number(values.warm)), Number(values.gap));
+          s.splitCold.push(split[0] as number);
+          s.splitWarm.push(...split.slice(1));
+          log(
+            `  one end per process: cold ${f(split[0] as number)} ms, warm ${split
+              .slice(1)
+              .map((x) => f(x, 0))
+              .join(' ')}`,
+          );
+        }
       }
     }
     const setupOut: Json = {};
@@ -252,12 +297,15 @@ async function main(): Promise<void> {
     for (const [what, key] of [
       ['cold (first pair, fresh process)', 'cold'],
       ['warm', 'warm'],
+      ['cold, one end per process', 'splitCold'],
+      ['warm, one end per process', 'splitWarm'],
       ['cold: CPU ms of the process', 'coldCpu'],
       ['warm: CPU ms of the process', 'warmCpu'],
       ['two registries constructed, ms', 'construct'],
     ] as const) {
       for (const config of configs) {
         const v = (samples.get(config) as SetupSamples)[key];
+        if (v.length === 0) continue;
         const st = stats(v);
         ((setupOut[config.label] ??= {}) as Json)[key] = st;
         rows.push([
@@ -288,6 +336,13 @@ async function main(): Promise<void> {
         r ? f(pct(r.cold, 50)) : '—',
         ratio(cold50, r && pct(r.cold, 50)),
         verdict(cold50, 50, 100),
+      ],
+      [
+        'cold p50, one end per process',
+        f(pct(b.splitCold, 50)),
+        r ? f(pct(r.splitCold, 50)) : '—',
+        ratio(pct(b.splitCold, 50), r && pct(r.splitCold, 50)),
+        b.splitCold.length > 0 ? verdict(pct(b.splitCold, 50), 50, 100) : '',
       ],
       [
         'cold p95',
