@@ -338,13 +338,6 @@ async function main(): Promise<void> {
         verdict(cold50, 50, 100),
       ],
       [
-        'cold p50, one end per process',
-        f(pct(b.splitCold, 50)),
-        r ? f(pct(r.splitCold, 50)) : '—',
-        ratio(pct(b.splitCold, 50), r && pct(r.splitCold, 50)),
-        b.splitCold.length > 0 ? verdict(pct(b.splitCold, 50), 50, 100) : '',
-      ],
-      [
         'cold p95',
         f(pct(b.cold, 95)),
         r ? f(pct(r.cold, 95)) : '—',
@@ -366,6 +359,15 @@ async function main(): Promise<void> {
         '',
       ],
     );
+    if (b.splitCold.length > 0) {
+      targetRows.splice(2, 0, [
+        'cold p50, one end per process',
+        f(pct(b.splitCold, 50)),
+        r ? f(pct(r.splitCold, 50)) : '—',
+        ratio(pct(b.splitCold, 50), r && pct(r.splitCold, 50)),
+        verdict(pct(b.splitCold, 50), 50, 100),
+      ]);
+    }
     for (const l of mdTable(targetRows)) log(l);
   }
 
