@@ -3,7 +3,7 @@ import { engineInfo } from '../hotpath/internal.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { addTraffic, MetricsSink, type MetricsSnapshot, zeroTraffic } from '../metrics/counters.ts';
 import { iceServerPlan } from '../webrtc/ice-servers.ts';
-import type { PeerOptions } from '../webrtc/peer.ts';
+import { type PeerOptions, warmUpPeers } from '../webrtc/peer.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import { resolveIceRestartOptions } from './ice-restart.ts';
 import { LocalTube } from './local-tube.ts';
@@ -23,6 +23,7 @@ export class LocalBackend implements TubeBackend {
     this.#options = options;
     this.#logger = options.logger ?? silentLogger();
     this.#host = host;
+    warmUpPeers(options.weriftPatches);
   }
 
   open(spec: TubeSpec): LocalTube {

@@ -14,7 +14,7 @@ import {
   type TurnOutcome,
   turnGatheringUnavailable,
 } from './patches/ice-gathering.ts';
-import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
+import { activeWeriftPatches, installWeriftPatches, warmUpWeriftPatches } from './patches/index.ts';
 import { sctpPathRecovered } from './patches/sctp-path-reset.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { sctpDataTransmissions } from './patches/sctp-transmit.ts';
@@ -183,6 +183,23 @@ class WeriftChannelPort implements DataChannelPort {
   }
 }
 
+const patchesEnabled = (weriftPatches: boolean | undefined): boolean =>
+  weriftPatches ?? process.env['TUBES_WERIFT_PATCHES'] !== '0';
+
+let warmUpScheduled = false;
+
+/**
+ * Prepares, once per process and in the next turn of the event loop (off the caller's path), what the first
+ * connection would otherwise do while it is being set up: the DTLS certificate and the native X25519 check of
+ * the werift patches (src/webrtc/patches). Called when a registry (or a worker's backend) is constructed; a
+ * no-op for stock werift (`weriftPatches: false`). Cost in docs/PERFORMANCE.md "Transport, part 2".
+ */
+export function warmUpPeers(weriftPatches?: boolean): void {
+  if (warmUpScheduled || !patchesEnabled(weriftPatches)) return;
+  warmUpScheduled = true;
+  setImmediate(warmUpWeriftPatches);
+}
+
 let guardWarned = false;
 let turnFallbackWarned = false;
 
@@ -259,7 +276,7 @@ export class Peer {
           }
         : {}),
     });
-    if (options.weriftPatches ?? process.env['TUBES_WERIFT_PATCHES'] !== '0') {
+    if (patchesEnabled(options.weriftPatches)) {
       installWeriftPatches(this.#pc, { logger: options.logger ?? silentLogger() });
     }
     this.#pc.onIceCandidate.subscribe((c) => {

@@ -10,9 +10,11 @@
  */
 import type { RTCPeerConnection } from 'werift';
 import type { Logger } from '../../log.ts';
+import { dtlsCertificatePatch } from './dtls-certificate.ts';
 import { dtlsFlightRetransmitPatch } from './dtls-flight-retransmit.ts';
 import { dtlsHandshakeOrderPatch } from './dtls-handshake-order.ts';
 import { dtlsKeyObjectPatch } from './dtls-keyobject.ts';
+import { dtlsNativeX25519Patch } from './dtls-native-x25519.ts';
 import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
 import { dtlsStartNowPatch } from './dtls-start-now.ts';
@@ -24,7 +26,7 @@ import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
-import { weriftVersionAccepted } from './version.ts';
+import { installedWeriftVersion, PINNED_WERIFT_VERSION, weriftVersionAccepted } from './version.ts';
 
 export { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
 
@@ -46,6 +48,11 @@ export interface WeriftPatch {
   readonly description: string;
   /** Called once per RTCPeerConnection right after construction. */
   install(pc: RTCPeerConnection, ctx: PatchContext): void;
+  /**
+   * Optional process-wide preparation that the first connection would otherwise do on its set-up path (see
+   * `warmUpWeriftPatches`); must be idempotent and harmless when the patch later reports a shape mismatch.
+   */
+  warmUp?(): void;
 }
 
 /** Every patch, in installation order. */
@@ -65,6 +72,9 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   dtlsFlightRetransmitPatch,
   dtlsNoSrtpPatch,
   sctpT1FromIceRttPatch, // after sctp-init-rto, whose 1 s it lowers
+  // set-up CPU (docs/PERFORMANCE.md "Transport, part 2")
+  dtlsNativeX25519Patch,
+  dtlsCertificatePatch,
 ];
 
 export interface InstallOptions {
@@ -126,6 +136,26 @@ export function installWeriftPatches(pc: RTCPeerConnection, options: InstallOpti
     patch.install(pc, ctx);
   }
   return true;
+}
+
+/**
+ * Runs the patches' `warmUp` (e.g. the process's DTLS certificate, the native X25519 self-test) when the
+ * installed werift is the pinned version; nothing otherwise (the first connection logs the refusal). Returns
+ * the names of the patches that warmed up.
+ */
+export function warmUpWeriftPatches(): string[] {
+  if (installedWeriftVersion() !== PINNED_WERIFT_VERSION) return [];
+  const done: string[] = [];
+  for (const patch of WERIFT_PATCHES) {
+    if (!patch.warmUp) continue;
+    try {
+      patch.warmUp();
+      done.push(patch.name);
+    } catch {
+      // the connection's own install reports what is wrong
+    }
+  }
+  return done;
 }
 
 /** Names of the patches in force on `pc` (for tests and diagnostics). */
