@@ -22,6 +22,9 @@ import {
   Candidate,
   candidateFoundation,
   candidatePriority,
+  classes,
+  Message,
+  methods,
   type RTCPeerConnection,
   StunOverTurnProtocol,
   serverReflexiveCandidate,
@@ -82,6 +85,9 @@ interface ConnectionShape {
 
 interface TurnProtocolShape {
   integrityKey: unknown;
+  server: [string, number];
+  transport?: { closed?: boolean; client?: { destroyed?: boolean } };
+  requestWithRetry(request: unknown, addr: [string, number]): Promise<unknown>;
   relayedAddress: [string, number];
   mappedAddress: [string, number];
   handleSTUNMessage(data: Buffer, addr: unknown): void;
@@ -89,10 +95,20 @@ interface TurnProtocolShape {
   close(): Promise<void>;
 }
 
+/** A relay allocation of ours, kept across ICE restarts while the server still has it. */
+interface Allocation {
+  /** Our side of it is gone: closed, or (TCP/TLS) the connection to the server ended. */
+  closed(): boolean;
+  /** A Refresh answered by the server within `timeoutMs` (it has the allocation and hears us). */
+  alive(timeoutMs: number): Promise<boolean>;
+  /** Closed and forgotten (its relay candidate is no longer offered). */
+  retire(): void;
+}
+
 interface Prepared {
   plan: GatheringPlan;
-  /** Live allocations by server key, so a restart's new gathering pass does not allocate twice. */
-  allocations: Map<string, { closed(): boolean }>;
+  /** Live allocations by server (not by username), so a restart's gathering pass does not allocate twice. */
+  allocations: Map<string, Allocation>;
   pending: Set<Promise<unknown>>;
 }
 
@@ -120,11 +136,14 @@ export function turnGatheringUnavailable(): string | undefined {
     TcpTransport,
     TlsTransport,
     Candidate,
+    Message,
   })) {
     if (typeof value !== 'function') missing.push(name);
   }
   const turnProto = (TurnProtocol as unknown as { prototype: Record<string, unknown> }).prototype;
-  for (const m of ['handleSTUNMessage', 'connectionMade', 'close']) {
+  if (typeof methods?.REFRESH !== 'number' || typeof classes?.REQUEST !== 'number')
+    missing.push('STUN methods/classes');
+  for (const m of ['handleSTUNMessage', 'connectionMade', 'close', 'requestWithRetry']) {
     if (typeof turnProto[m] !== 'function') missing.push(`TurnProtocol.${m}`);
   }
   return missing.length > 0 ? `werift exports/internals missing: ${missing.join(', ')}` : undefined;
@@ -233,14 +252,30 @@ function reflexive(
 }
 
 function serverKey(s: TurnServerSpec): string {
-  return `${s.transport}|${s.host}|${s.port}|${s.username}`;
+  return `${s.transport}|${s.host}|${s.port}`;
 }
 
+/**
+ * One TURN server's part of a gathering pass. A live allocation from an earlier pass (werift offers its relay
+ * candidate again after an ICE restart) is kept if the server still answers a Refresh for it: coturn keeps an
+ * allocation going past the expiry of time-limited (REST) credentials (test/e2e/turn-refresh.test.ts), so
+ * fresh credentials are not needed for it. One the server lost (restarted, 437 mismatch after a network
+ * change, no answer) is retired and replaced by a new allocation with the server's current credentials.
+ */
 function allocate(conn: ConnectionShape, state: Prepared, server: TurnServerSpec): Promise<unknown> {
   const key = serverKey(server);
   const existing = state.allocations.get(key);
-  if (existing && !existing.closed()) return Promise.resolve(undefined);
-  return track(state, runAllocation(conn, state, server, key));
+  if (!existing) return track(state, runAllocation(conn, state, server, key));
+  return track(
+    state,
+    (async () => {
+      if (!existing.closed() && (await existing.alive(state.plan.allocateTimeoutMs))) return undefined;
+      if (state.allocations.get(key) !== existing) return undefined;
+      existing.retire();
+      state.plan.logger.info({ turn: server.url }, 'TURN allocation lost: allocating again');
+      return runAllocation(conn, state, server, key);
+    })(),
+  );
 }
 
 async function runAllocation(
@@ -337,7 +372,8 @@ async function runAllocation(
     }
     const protocol = new StunOverTurnProtocol(t as never) as unknown as {
       localCandidate: unknown;
-      turn: TurnProtocolShape & { transport?: { closed?: boolean } };
+      turn: TurnProtocolShape;
+      close(): Promise<void>;
     };
     conn.ensureProtocol(protocol);
     conn.protocols.push(protocol);
@@ -358,7 +394,7 @@ async function runAllocation(
       conn.localUsername,
     );
     protocol.localCandidate = candidate;
-    state.allocations.set(key, { closed: () => protocol.turn.transport?.closed === true });
+    state.allocations.set(key, liveAllocation(conn, state, key, protocol));
     conn.appendLocalCandidate(candidate);
     // Pairs with the remote candidates known now; later ones pair through werift's own addRemoteCandidate.
     conn.pairLocalProtocol(protocol);
@@ -379,6 +415,43 @@ async function runAllocation(
     });
     return undefined;
   }
+}
+
+function liveAllocation(
+  conn: ConnectionShape,
+  state: Prepared,
+  key: string,
+  protocol: { turn: TurnProtocolShape; close(): Promise<void> },
+): Allocation {
+  const turn = protocol.turn;
+  const allocation: Allocation = {
+    closed: () => turn.transport?.closed === true || turn.transport?.client?.destroyed === true,
+    async alive(timeoutMs) {
+      const request = new Message(methods.REFRESH, classes.REQUEST);
+      request.setAttribute('LIFETIME', 600);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          turn.requestWithRetry(request, turn.server),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
+          }),
+        ]);
+        return true;
+      } catch {
+        return false;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    retire() {
+      if (state.allocations.get(key) === allocation) state.allocations.delete(key);
+      const i = conn.protocols.indexOf(protocol);
+      if (i >= 0) conn.protocols.splice(i, 1);
+      void protocol.close().catch(() => {});
+    },
+  };
+  return allocation;
 }
 
 function report(plan: GatheringPlan, outcome: TurnOutcome): void {
