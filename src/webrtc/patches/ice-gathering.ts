@@ -87,7 +87,11 @@ interface TurnProtocolShape {
   integrityKey: unknown;
   server: [string, number];
   transport?: { closed?: boolean; client?: { destroyed?: boolean } };
-  requestWithRetry(request: unknown, addr: [string, number]): Promise<unknown>;
+  username: string;
+  realm: string | undefined;
+  nonce: Buffer | undefined;
+  send(data: Buffer, addr: [string, number]): Promise<void>;
+  serverDestination(): Promise<[string, number]>;
   relayedAddress: [string, number];
   mappedAddress: [string, number];
   handleSTUNMessage(data: Buffer, addr: unknown): void;
@@ -143,7 +147,7 @@ export function turnGatheringUnavailable(): string | undefined {
   const turnProto = (TurnProtocol as unknown as { prototype: Record<string, unknown> }).prototype;
   if (typeof methods?.REFRESH !== 'number' || typeof classes?.REQUEST !== 'number')
     missing.push('STUN methods/classes');
-  for (const m of ['handleSTUNMessage', 'connectionMade', 'close', 'requestWithRetry']) {
+  for (const m of ['handleSTUNMessage', 'connectionMade', 'close', 'send', 'serverDestination']) {
     if (typeof turnProto[m] !== 'function') missing.push(`TurnProtocol.${m}`);
   }
   return missing.length > 0 ? `werift exports/internals missing: ${missing.join(', ')}` : undefined;
@@ -289,6 +293,8 @@ async function runAllocation(
   const generation = conn.generation;
   const ms = (): number => Math.round(performance.now() - started);
   let turn: TurnProtocolShape | undefined;
+  /** Refresh probes of this allocation waiting for their answer, by transaction id (hex). */
+  const refreshProbes = new Map<string, (ok: boolean) => void>();
   let timer: NodeJS.Timeout | undefined;
   let failFast: ((f: Failure) => void) | undefined;
   /** Set once the outcome is decided without this attempt: whatever it still builds is closed at once. */
@@ -336,9 +342,17 @@ async function runAllocation(
     ) as unknown as TurnProtocolShape;
     turn = t;
     const handle = t.handleSTUNMessage.bind(t);
+    const probes = refreshProbes;
     // werift ignores an error answer to an authenticated request (it carries no MESSAGE-INTEGRITY) and waits
     // for its transaction to time out; seen here, it ends the attempt at once with the server's reason.
     t.handleSTUNMessage = (data: Buffer, addr: unknown) => {
+      if (probes.size > 0 && isRefreshAnswer(data)) {
+        const answered = probes.get(data.toString('hex', 8, 20));
+        if (answered) {
+          answered(data.readUInt16BE(0) === REFRESH_SUCCESS);
+          return;
+        }
+      }
       const err = allocateError(data);
       if (err && !(err.code === 401 && t.integrityKey === undefined) && err.code !== 438) {
         failFast?.(
@@ -394,7 +408,7 @@ async function runAllocation(
       conn.localUsername,
     );
     protocol.localCandidate = candidate;
-    state.allocations.set(key, liveAllocation(conn, state, key, protocol));
+    state.allocations.set(key, liveAllocation(conn, state, key, protocol, refreshProbes));
     conn.appendLocalCandidate(candidate);
     // Pairs with the remote candidates known now; later ones pair through werift's own addRemoteCandidate.
     conn.pairLocalProtocol(protocol);
@@ -417,30 +431,59 @@ async function runAllocation(
   }
 }
 
+const REFRESH_SUCCESS = 0x0104;
+const REFRESH_ERROR = 0x0114;
+
+function isRefreshAnswer(data: Buffer): boolean {
+  if (data.length < 20 || data.readUInt32BE(4) !== 0x2112a442) return false;
+  const type = data.readUInt16BE(0);
+  return type === REFRESH_SUCCESS || type === REFRESH_ERROR;
+}
+
 function liveAllocation(
   conn: ConnectionShape,
   state: Prepared,
   key: string,
   protocol: { turn: TurnProtocolShape; close(): Promise<void> },
+  probes: Map<string, (ok: boolean) => void>,
 ): Allocation {
   const turn = protocol.turn;
   const allocation: Allocation = {
     closed: () => turn.transport?.closed === true || turn.transport?.client?.destroyed === true,
+    /**
+     * One Refresh with the allocation's own credentials (coturn accepts them past their expiry), sent every
+     * 500 ms until the server answers. Any error answer counts as gone: 437 from a server that lost it,
+     * 438 from a restarted server (werift's own retry of a stale nonce never gets through; a live
+     * allocation replaced because of a 438 only costs a new allocation).
+     */
     async alive(timeoutMs) {
+      if (turn.integrityKey === undefined || turn.realm === undefined || turn.nonce === undefined)
+        return false;
       const request = new Message(methods.REFRESH, classes.REQUEST);
-      request.setAttribute('LIFETIME', 600);
+      request
+        .setAttribute('LIFETIME', 600)
+        .setAttribute('USERNAME', turn.username)
+        .setAttribute('REALM', turn.realm)
+        .setAttribute('NONCE', turn.nonce)
+        .addMessageIntegrity(turn.integrityKey as Buffer)
+        .addFingerprint();
+      const id = request.transactionIdHex;
+      let resend: NodeJS.Timeout | undefined;
       let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          turn.requestWithRetry(request, turn.server),
-          new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
-          }),
-        ]);
-        return true;
+        const destination = await turn.serverDestination();
+        return await new Promise<boolean>((resolve) => {
+          probes.set(id, resolve);
+          const send = (): void => void turn.send(request.bytes, destination).catch(() => resolve(false));
+          send();
+          resend = setInterval(send, 500);
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
       } catch {
         return false;
       } finally {
+        probes.delete(id);
+        clearInterval(resend);
         clearTimeout(timer);
       }
     },
