@@ -8,11 +8,28 @@
  * - coturn restarted (every allocation gone) after the expiry: the tube loses its path and restarts ICE.
  *   With fixed credentials the new allocation is refused (`turn_error`, TUBES_ERR_TURN_AUTH, STUN 401);
  *   with `turnRest` the restart mints fresh ones, gets a new relay allocation and data flows again.
+ * - The same with `iceServers` as a function, tubes in this process and coturn on loopback: the provider is
+ *   called at createTube and again for the restart.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import net_ from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectTubes, RemoteRegistry } from '../../src/cli/remote.ts';
-import { ErrorCode, type Signal, type TubeRegistryOptions, turnRestCredentials } from '../../src/index.ts';
-import { type Coturn, netnsEcho, netnsTransfer, startCoturn } from '../helpers/coturn.ts';
+import {
+  ErrorCode,
+  type IceServer,
+  type Signal,
+  TubeRegistry,
+  type TubeRegistryOptions,
+  turnRestCredentials,
+} from '../../src/index.ts';
+import {
+  type Coturn,
+  netnsEcho,
+  netnsTransfer,
+  startCoturn,
+  startLoopbackCoturn,
+} from '../helpers/coturn.ts';
 import { createNetwork, type Network } from '../helpers/netns.ts';
 import { requireNetns, requireTools } from '../helpers/skip.ts';
 
@@ -23,6 +40,27 @@ const skip =
 const SECRET = 'rest-refresh-secret';
 const TTL_SECONDS = 3;
 const KiB = 1024;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(
+  what: string,
+  ms: number,
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+): Promise<T> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(50);
+  }
+}
+
+/** Usernames coturn allocated for, in order (from its log). */
+function allocatedUsers(turn: Coturn): string[] {
+  return [...turn.log().matchAll(/: new, realm=<[^>]*>, username=<([^>]+)>/g)].map((m) => m[1] as string);
+}
 
 describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (real coturn)', () => {
   let net: Network;
@@ -51,32 +89,15 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
     await net?.dispose();
   });
 
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-  async function until<T>(
-    what: string,
-    ms: number,
-    probe: () => T | undefined | Promise<T | undefined>,
-  ): Promise<T> {
-    const deadline = performance.now() + ms;
-    for (;;) {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-      if (performance.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-      await sleep(50);
-    }
-  }
-
-  /** Usernames coturn allocated for, in order (from its log). */
-  function allocatedUsers(): string[] {
-    return [...turn.log().matchAll(/: new, realm=<[^>]*>, username=<([^>]+)>/g)].map((m) => m[1] as string);
-  }
-
   /**
    * A relayed tube pair whose offerer (`turn_only`) uses `options`; returns once the tube has carried data
    * past the credentials' expiry through a Refresh, and coturn has been restarted.
    */
-  async function tubeThroughExpiry(label: string, options: TubeRegistryOptions) {
+  async function tubeThroughExpiry(
+    label: string,
+    options: TubeRegistryOptions,
+    tubeServers?: () => IceServer[],
+  ) {
     const iceRestart = { disconnectedWaitMs: 500 };
     const a = new RemoteRegistry(
       { ipv6: false, turnTimeoutMs: 5_000, iceRestart, ...options },
@@ -89,9 +110,16 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
     );
     const signals: Array<Signal & { side: string; at: number }> = [];
     const ids = { server: '', client: '' };
-    const usersBefore = allocatedUsers().length;
+    const usersBefore = allocatedUsers(turn).length;
+    await Promise.all([a.tubeFound('warm-up'), b.tubeFound('warm-up')]); // child processes started
     const pair = await connectTubes({
-      server: a,
+      server: {
+        // Credentials of the tube's own made now, not before the child process started (they last 3 s).
+        createTube: (o) => a.createTube(tubeServers ? { ...o, iceServers: tubeServers() } : o),
+        setRemoteDescription: a.setRemoteDescription.bind(a),
+        addIceCandidate: a.addIceCandidate.bind(a),
+        getTubeStatus: a.getTubeStatus.bind(a),
+      },
       client: b,
       serverSettings: { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0', turn_only: true },
       clientSettings: { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: echoPort },
@@ -111,7 +139,7 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
     ids.client = pair.clientTube;
     const first = (await a.getConnectionStats(pair.serverTube)).selected_candidate_pair;
     expect(first?.local.type).toBe('relay');
-    const user = await until('allocation in the coturn log', 5_000, () => allocatedUsers()[usersBefore]);
+    const user = await until('allocation in the coturn log', 5_000, () => allocatedUsers(turn)[usersBefore]);
     const expiresAt = Number(user.split(':')[0]) * 1000;
     const port = pair.listenAddr?.split(':').pop();
     const echo = async (what: string) => {
@@ -125,6 +153,7 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
     const refreshSeenAt = await until('Refresh answered', 10_000, () =>
       refreshed.test(turn.log()) ? Date.now() : undefined,
     );
+    expect(refreshSeenAt).toBeGreaterThan(expiresAt);
     await until('past the expiry', 5_000, () => Date.now() > expiresAt + 500 || undefined);
     await echo('after the expiry and the Refresh');
     console.log(
@@ -139,9 +168,9 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
   }
 
   it('fixed credentials: after the expiry a restart cannot allocate (turn_error TUBES_ERR_TURN_AUTH)', async () => {
-    const c = turnRestCredentials({ secret: SECRET, user: 'fixed', ttlSeconds: TTL_SECONDS });
-    const t = await tubeThroughExpiry('fixed credentials', {
-      iceServers: [{ urls: turn.url('udp'), username: c.username, credential: c.credential }],
+    const t = await tubeThroughExpiry('fixed credentials', {}, () => {
+      const c = turnRestCredentials({ secret: SECRET, user: 'fixed', ttlSeconds: TTL_SECONDS });
+      return [{ urls: turn.url('udp'), username: c.username, credential: c.credential }];
     });
     const err = await until('turn_error after the coturn restart', 20_000, () =>
       t.signals.find((s) => s.side === 'server' && s.kind === 'turn_error' && s.at >= t.restartedAt),
@@ -161,7 +190,7 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
       turnRest: { secret: SECRET, user: 'minted', ttlSeconds: TTL_SECONDS },
     });
     const fresh = await until('a new allocation after the coturn restart', 20_000, () =>
-      allocatedUsers()
+      allocatedUsers(turn)
         .slice(t.usersBefore + 1)
         .find((u) => u.endsWith(':minted')),
     );
@@ -186,3 +215,110 @@ describe.skipIf(skip)('TURN REST credentials expiring during a tube’s life (re
     await Promise.all([t.a.stop(), t.b.stop()]);
   }, 60_000);
 });
+
+describe.skipIf(requireTools(['turnserver', 'ss'], 'TURN refresh (loopback) test'))(
+  'iceServers as a function (tubes in this process, coturn on loopback)',
+  () => {
+    let turn: Coturn;
+    let echo: net_.Server;
+    const registries: TubeRegistry[] = [];
+
+    beforeAll(async () => {
+      turn = await startLoopbackCoturn({
+        authSecret: SECRET,
+        port: 34791,
+        minPort: 49700,
+        extraArgs: ['--max-allocate-lifetime=4', '--verbose'],
+      });
+      echo = net_.createServer((socket) => socket.pipe(socket));
+      await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    }, 30_000);
+
+    afterAll(async () => {
+      for (const r of registries) await r.cleanupAll();
+      echo?.close();
+      await turn?.stop();
+    });
+
+    async function transfer(addr: string, bytes: number): Promise<void> {
+      const data = randomBytes(bytes);
+      const socket = net_.connect(Number(addr.split(':').pop()), '127.0.0.1');
+      const chunks: Buffer[] = [];
+      let got = 0;
+      await new Promise<void>((resolve, reject) => {
+        socket.on('data', (d: Buffer) => {
+          chunks.push(d);
+          got += d.length;
+          if (got >= bytes) resolve();
+        });
+        socket.on('error', reject);
+        socket.write(data);
+      });
+      socket.destroy();
+      const hash = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+      expect(hash(Buffer.concat(chunks))).toBe(hash(data));
+    }
+
+    it('the provider is called at createTube and for the restart, whose fresh allocation carries the data', async () => {
+      const calls: number[] = [];
+      const provider = async (): Promise<IceServer[]> => {
+        calls.push(Date.now());
+        const c = turnRestCredentials({ secret: SECRET, user: 'fn', ttlSeconds: TTL_SECONDS });
+        return [{ urls: turn.url('udp'), username: c.username, credential: c.credential }];
+      };
+      const loopback = { hostAddresses: ['127.0.0.1'], hostAddressesOnly: true, ipv6: false };
+      const iceRestart = { disconnectedWaitMs: 500 };
+      const a = new TubeRegistry({ ...loopback, iceRestart, iceServers: provider, turnTimeoutMs: 5_000 });
+      const b = new TubeRegistry({ ...loopback, iceRestart });
+      registries.push(a, b);
+      const signals: Array<Signal & { side: string; at: number }> = [];
+      const ids = { server: '', client: '' };
+      const pair = await connectTubes({
+        server: a,
+        client: b,
+        serverSettings: { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0', turn_only: true },
+        clientSettings: {
+          conversationType: 'tunnel',
+          target_host: '127.0.0.1',
+          target_port: (echo.address() as net_.AddressInfo).port,
+        },
+        onSignal: (side, sig) => {
+          signals.push({ ...sig, side, at: Date.now() });
+          if (sig.kind !== 'ice_restart_offer') return;
+          void b
+            .setRemoteDescription(ids.client, sig.data, false)
+            .then((answer) => a.setRemoteDescription(ids.server, answer as string, true))
+            .catch(() => {});
+        },
+      });
+      ids.server = pair.serverTube;
+      ids.client = pair.clientTube;
+      expect(calls.length).toBe(1);
+      expect((await a.getConnectionStats(pair.serverTube)).selected_candidate_pair?.local.type).toBe('relay');
+      const user = await until('allocation', 5_000, () => allocatedUsers(turn)[0]);
+      await transfer(pair.listenAddr as string, 256 * KiB);
+      await until('past the expiry', 5_000, () => Date.now() > Number(user.split(':')[0]) * 1000 + 300);
+      const restartedAt = Date.now();
+      await turn.restart();
+      const fresh = await until('a new allocation', 20_000, () =>
+        allocatedUsers(turn).find((u) => u !== user),
+      );
+      await until('connected again', 20_000, () =>
+        signals.some(
+          (s) =>
+            s.side === 'server' &&
+            s.kind === 'connection_state_changed' &&
+            s.data === 'connected' &&
+            s.at >= restartedAt,
+        ),
+      );
+      await transfer(pair.listenAddr as string, 256 * KiB);
+      console.log(
+        `[turn-refresh] provider: ${calls.length} calls, allocations ${user} then ${fresh}, data through the new relay`,
+      );
+      expect(calls.length).toBeGreaterThanOrEqual(2);
+      expect(fresh.endsWith(':fn')).toBe(true);
+      expect(signals.filter((s) => s.side === 'server' && s.kind === 'turn_error')).toEqual([]);
+    }, 40_000);
+  },
+);
