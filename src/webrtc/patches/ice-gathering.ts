@@ -15,6 +15,9 @@
  *   arrives. Server-reflexive queries to the configured STUN server run beside werift's host gathering the
  *   same way (werift's own held the answerer's checks up to 5 s per silent server). With `waitForTurn` false
  *   (trickle ICE) gathering waits for neither: those candidates trickle in when they exist.
+ * - **Across ICE restarts** an allocation is kept while the server still answers a Refresh for it, else
+ *   replaced with the plan's current credentials (`turn` may be swapped between passes: fresh time-limited
+ *   credentials, docs/API.md "Credentials that expire").
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
