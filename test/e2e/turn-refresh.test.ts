@@ -18,11 +18,13 @@ import { connectTubes, RemoteRegistry } from '../../src/cli/remote.ts';
 import {
   ErrorCode,
   type IceServer,
+  isTubesError,
   type Signal,
   TubeRegistry,
   type TubeRegistryOptions,
   turnRestCredentials,
 } from '../../src/index.ts';
+import { withTurnRestCredentials } from '../../src/webrtc/turn-rest.ts';
 import {
   type Coturn,
   netnsEcho,
@@ -322,3 +324,80 @@ describe.skipIf(requireTools(['turnserver', 'ss'], 'TURN refresh (loopback) test
     }, 40_000);
   },
 );
+
+describe('fresh TURN credentials: the options', () => {
+  const settings = { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0', turn_only: true };
+
+  it('turnRest fills the TURN entries given without credentials, nothing else', () => {
+    const now = Date.UTC(2030, 0, 1);
+    const servers = withTurnRestCredentials(
+      [
+        { urls: 'stun:192.0.2.1' },
+        { urls: ['turn:192.0.2.2', 'turns:192.0.2.2'] },
+        { urls: 'turn:192.0.2.3', username: 'u', credential: 'p' },
+      ],
+      { secret: SECRET, user: 'gw', ttlSeconds: 60 },
+      now,
+    );
+    const expected = turnRestCredentials({ secret: SECRET, user: 'gw', ttlSeconds: 60, now });
+    expect(servers).toEqual([
+      { urls: 'stun:192.0.2.1' },
+      {
+        urls: ['turn:192.0.2.2', 'turns:192.0.2.2'],
+        username: expected.username,
+        credential: expected.credential,
+      },
+      { urls: 'turn:192.0.2.3', username: 'u', credential: 'p' },
+    ]);
+    expect(withTurnRestCredentials([{ urls: 'turn:192.0.2.2' }], undefined)).toEqual([
+      { urls: 'turn:192.0.2.2' },
+    ]);
+  });
+
+  it('bad turnRest, a function with workers, a failing or wrong provider: TUBES_ERR_BAD_ARGUMENT', async () => {
+    const bad = (fn: () => unknown) => {
+      try {
+        fn();
+      } catch (err) {
+        return err;
+      }
+      return undefined;
+    };
+    expect(
+      isTubesError(
+        bad(() => new TubeRegistry({ turnRest: { secret: '' } })),
+        ErrorCode.BAD_ARGUMENT,
+      ),
+    ).toBe(true);
+    expect(
+      isTubesError(
+        bad(() => new TubeRegistry({ turnRest: { secret: 's', ttlSeconds: -1 } })),
+        ErrorCode.BAD_ARGUMENT,
+      ),
+    ).toBe(true);
+    const inWorkers = bad(() => new TubeRegistry({ workers: 1, iceServers: () => [] }));
+    expect(isTubesError(inWorkers, ErrorCode.BAD_ARGUMENT)).toBe(true);
+    expect((inWorkers as Error).message).toMatch(/turnRest/);
+    const r = new TubeRegistry({ turnRest: { secret: 's' }, iceServers: [{ urls: 'turn:192.0.2.9' }] });
+    const create = (iceServers: unknown) =>
+      r
+        .createTube({
+          conversationId: 'c',
+          settings,
+          trickleIce: true,
+          iceServers: iceServers as IceServer[],
+        })
+        .catch((e: unknown) => e);
+    const threw = await create(() => {
+      throw new Error('credential service down');
+    });
+    expect(isTubesError(threw, ErrorCode.BAD_ARGUMENT)).toBe(true);
+    expect((threw as Error).message).toBe('iceServers provider failed: credential service down');
+    expect(isTubesError(await create(async () => 'no list'), ErrorCode.BAD_ARGUMENT)).toBe(true);
+    expect(isTubesError(await create('turn:192.0.2.9'), ErrorCode.BAD_ARGUMENT)).toBe(true);
+    // turn_only with a provider that gives no TURN server: the settings' error, as with a list.
+    expect(isTubesError(await create(() => []), ErrorCode.BAD_SETTINGS)).toBe(true);
+    expect(r.activeTubeCount()).toBe(0);
+    await r.cleanupAll();
+  });
+});
