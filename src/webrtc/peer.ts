@@ -468,9 +468,9 @@ export class Peer {
   }
 
   /**
-   * Servers for the next gathering pass (an ICE restart's): fresh TURN credentials are allocated with there,
-   * beside the live allocations. `relayOnly` stays as created. Only with our own TURN allocations
-   * (patches/ice-gathering.ts); otherwise werift keeps the servers it was created with.
+   * Servers for the next gathering pass (an ICE restart's): new allocations use these credentials; a live
+   * allocation the server still has is kept (patches/ice-gathering.ts). `relayOnly` stays as created. Only
+   * with our own TURN allocations (false otherwise: werift keeps the servers it was created with).
    */
   setIceServers(plan: IceServerPlan): boolean {
     if (!this.#ownTurn && plan.turn.length > 0) return false;

@@ -322,6 +322,32 @@ describe.skipIf(requireTools(['turnserver', 'ss'], 'TURN refresh (loopback) test
       expect(fresh.endsWith(':fn')).toBe(true);
       expect(signals.filter((s) => s.side === 'server' && s.kind === 'turn_error')).toEqual([]);
     }, 40_000);
+
+    it('turnRest reaches worker threads: the worker mints the credentials it allocates with', async () => {
+      const w = new TubeRegistry({
+        workers: 1,
+        hostAddresses: ['127.0.0.1'],
+        hostAddressesOnly: true,
+        ipv6: false,
+        iceServers: [{ urls: turn.url('udp') }],
+        turnRest: { secret: SECRET, user: 'worker', ttlSeconds: 600 },
+      });
+      registries.push(w);
+      const errors: Signal[] = [];
+      await w.createTube({
+        conversationId: 'in-worker',
+        settings: { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0', turn_only: true },
+        trickleIce: true,
+        onSignal: (sig) => {
+          if (sig.kind === 'turn_error') errors.push(sig);
+        },
+      });
+      const user = await until('allocation from the worker', 10_000, () =>
+        allocatedUsers(turn).find((u) => u.endsWith(':worker')),
+      );
+      expect(Number(user.split(':')[0]) * 1000).toBeGreaterThan(Date.now() + 500_000);
+      expect(errors).toEqual([]);
+    }, 20_000);
   },
 );
 
