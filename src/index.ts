@@ -20,9 +20,11 @@ export {
 } from './registry/registry.ts';
 export type { Signal, SignalCallback, SignalKind } from './registry/signals.ts';
 export type { TubeStatus } from './registry/tube.ts';
+export type { IceServersProvider, IceServersSource } from './webrtc/ice-servers.ts';
 export type { IceServer } from './webrtc/peer.ts';
 export {
   type TurnRestCredentialOptions,
   type TurnRestCredentials,
+  type TurnRestOptions,
   turnRestCredentials,
 } from './webrtc/turn-rest.ts';

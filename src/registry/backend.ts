@@ -25,6 +25,8 @@ export interface TubeSpec extends ChannelSpec {
   /** The decoded offer: present = client mode (answerer), absent = server mode (offerer). */
   offerSdp: string | undefined;
   iceServers: IceServer[] | undefined;
+  /** In-thread only: called again before each ICE restart's gathering (fresh TURN credentials). */
+  iceServersProvider?: (() => IceServer[] | Promise<IceServer[]>) | undefined;
   turnOnly: boolean | undefined;
   /** The original's FRAGMENTATION capability for every channel of the tube. */
   enableMultiChannel: boolean;

@@ -2,8 +2,14 @@
 import { engineInfo } from '../hotpath/internal.ts';
 import { type Logger, silentLogger } from '../log.ts';
 import { addTraffic, MetricsSink, type MetricsSnapshot, zeroTraffic } from '../metrics/counters.ts';
-import { iceServerPlan } from '../webrtc/ice-servers.ts';
+import {
+  type IceServer,
+  type IceServerPlan,
+  iceServerPlan,
+  resolveIceServers,
+} from '../webrtc/ice-servers.ts';
 import { type PeerOptions, warmUpPeers } from '../webrtc/peer.ts';
+import { withTurnRestCredentials } from '../webrtc/turn-rest.ts';
 import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import { resolveIceRestartOptions } from './ice-restart.ts';
 import { LocalTube } from './local-tube.ts';
@@ -35,6 +41,7 @@ export class LocalBackend implements TubeBackend {
           settings: spec.parsed,
           trickleIce: spec.trickleIce,
           peer: this.#peerOptions(spec),
+          refreshIceServers: this.#refresher(spec),
           logger: this.#logger,
           limits: this.#options.limits,
           protocolExtensions: this.#options.protocolExtensions,
@@ -92,8 +99,32 @@ export class LocalBackend implements TubeBackend {
     for (const handle of this.#tubes) handle.tube.setVerbose(on);
   }
 
+  /** The servers the tube starts with: the spec's (resolved by the registry), else the registry's list. */
+  #servers(spec: TubeSpec): IceServer[] {
+    const own = this.#options.iceServers;
+    return spec.iceServers ?? (Array.isArray(own) ? own : []);
+  }
+
+  /**
+   * Fresh servers for each ICE restart's gathering: the provider called again, and/or `turnRest` credentials
+   * minted again. undefined when neither is configured (the servers never change).
+   */
+  #refresher(spec: TubeSpec): (() => Promise<IceServerPlan>) | undefined {
+    const provider = spec.iceServersProvider;
+    const rest = this.#options.turnRest;
+    if (provider === undefined && rest === undefined) return undefined;
+    const fixed = this.#servers(spec);
+    const timeoutMs = this.#options.turnTimeoutMs ?? 5_000;
+    return async () =>
+      iceServerPlan(
+        withTurnRestCredentials(provider ? await resolveIceServers(provider, timeoutMs) : fixed, rest),
+        spec.settings,
+        spec.turnOnly,
+      );
+  }
+
   #peerOptions(spec: TubeSpec): PeerOptions {
-    const servers = spec.iceServers ?? this.#options.iceServers ?? [];
+    const servers = withTurnRestCredentials(this.#servers(spec), this.#options.turnRest);
     // Checked by the registry already; resolved here (the worker side has no registry).
     const icePlan = iceServerPlan(servers, spec.settings, spec.turnOnly);
     return {

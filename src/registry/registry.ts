@@ -19,9 +19,15 @@ import type { AggregatedMetrics } from '../metrics/aggregated.ts';
 import { prometheusRegistry } from '../metrics/prometheus.ts';
 import { CloseConnectionReason, closeReasonInfo } from '../protocol/close-reason.ts';
 import { encodeOpenConnectionTail } from '../protocol/socks5/request-tail.ts';
-import { iceServerPlan } from '../webrtc/ice-servers.ts';
+import {
+  type IceServersProvider,
+  type IceServersSource,
+  iceServerPlan,
+  resolveIceServers,
+} from '../webrtc/ice-servers.ts';
 import type { IceServer } from '../webrtc/peer.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
+import { checkTurnRest, type TurnRestOptions, withTurnRestCredentials } from '../webrtc/turn-rest.ts';
 import type { BackendHost, ConnectionStats, LiveStats, TubeBackend, TubeHandle } from './backend.ts';
 import { Admission, type CapacityReport } from './capacity.ts';
 import type { IceRestartOptions } from './ice-restart.ts';
@@ -56,8 +62,18 @@ export interface TubeRegistryOptions {
   logger?: Logger;
   /** Tube creations in flight before createTube rejects with TUBES_ERR_OVERLOADED (env TUBES_MAX_CONCURRENT_CREATES, default 100). */
   maxConcurrentCreates?: number;
-  /** Default ICE servers; none unless given (werift's public STUN default is never used). */
-  iceServers?: IceServer[];
+  /**
+   * Default ICE servers; none unless given (werift's public STUN default is never used). A function is called
+   * at each createTube and again before each ICE restart's gathering (fresh TURN credentials); not with
+   * `workers` (use `turnRest` there).
+   */
+  iceServers?: IceServersSource;
+  /**
+   * TURN REST credentials minted here: TURN servers of `iceServers` listed without `username` and
+   * `credential` get `turnRestCredentials({ secret, user, ttlSeconds })` at createTube and again before each
+   * ICE restart's gathering. Works with `workers`.
+   */
+  turnRest?: TurnRestOptions;
   /** Extra host-candidate addresses, e.g. ['127.0.0.1'] (werift skips loopback by default). */
   hostAddresses?: string[];
   /** Only use `hostAddresses` as candidates, and only pair with remote candidates on them (loopback tests). */
@@ -113,7 +129,8 @@ export interface CreateTubeOptions {
   offer?: string;
   tubeId?: string;
   onSignal?: SignalCallback;
-  iceServers?: IceServer[];
+  /** This tube's ICE servers (default: the registry's); a function as for the registry option. */
+  iceServers?: IceServersSource;
   turnOnly?: boolean;
   /**
    * The original's `enable_multi_channel`: turns on its FRAGMENTATION capability (frames above 16 KiB as
@@ -158,6 +175,21 @@ function workerCount(workers: number | undefined): number {
   return workers;
 }
 
+/** A list, or (in-thread only: a function cannot reach a worker) a provider function. */
+function checkIceServersSource(source: unknown, workers: number): IceServersSource {
+  if (Array.isArray(source)) return source as IceServer[];
+  if (typeof source !== 'function') {
+    throw new TubesError(ErrorCode.BAD_ARGUMENT, 'iceServers must be an array of ICE servers or a function');
+  }
+  if (workers > 0) {
+    throw new TubesError(
+      ErrorCode.BAD_ARGUMENT,
+      'iceServers as a function needs an in-thread registry (a function cannot reach a worker); with workers use turnRest, or a list',
+    );
+  }
+  return source as IceServersProvider;
+}
+
 function createFailure(err: unknown): TubesError {
   if (err instanceof TubesError) return err;
   return new TubesError(ErrorCode.WEBRTC, `Failed to create tube: ${(err as Error).message}`, { cause: err });
@@ -168,13 +200,18 @@ export class TubeRegistry {
   readonly #admission: Admission;
   readonly #index = new TubeIndex<TubeHandle>();
   readonly #backend: TubeBackend;
-  readonly #iceServers: IceServer[];
+  readonly #iceServers: IceServersSource;
+  readonly #turnRest: TurnRestOptions | undefined;
+  readonly #turnTimeoutMs: number;
   #prometheus: PromRegistry | undefined;
   readonly #workers: number;
 
   constructor(options: TubeRegistryOptions = {}) {
     const workers = workerCount(options.workers);
-    this.#iceServers = options.iceServers ?? [];
+    this.#iceServers = checkIceServersSource(options.iceServers ?? [], workers);
+    checkTurnRest(options.turnRest);
+    this.#turnRest = options.turnRest;
+    this.#turnTimeoutMs = options.turnTimeoutMs ?? 5_000;
     this.#workers = workers;
     this.#logger = options.logger ?? silentLogger();
     this.#admission = new Admission(
@@ -200,7 +237,15 @@ export class TubeRegistry {
     }
     const parsed = parseSettings(opts.settings);
     modeFor(parsed); // validates the mode's settings before any WebRTC work
-    iceServerPlan(opts.iceServers ?? this.#iceServers, opts.settings, opts.turnOnly); // ICE servers, turn_* keys
+    const source = checkIceServersSource(opts.iceServers ?? this.#iceServers, this.#workers);
+    const provider: IceServersProvider | undefined = typeof source === 'function' ? source : undefined;
+    // A further channel on an existing tube uses that tube's servers: no provider call for it.
+    const addsChannel = opts.tubeId !== undefined && this.#index.has(opts.tubeId);
+    const servers = provider && addsChannel ? [] : await resolveIceServers(source, this.#turnTimeoutMs);
+    // ICE servers and turn_* keys, checked with the credentials the tube will mint.
+    if (!(provider && addsChannel)) {
+      iceServerPlan(withTurnRestCredentials(servers, this.#turnRest), opts.settings, opts.turnOnly);
+    }
     if (opts.onConnection !== undefined) this.#checkHandlerMode(opts, parsed.mode);
     const channel = { conversationId: opts.conversationId, settings: opts.settings, parsed };
     const existing = opts.tubeId !== undefined ? this.#index.get(opts.tubeId) : undefined;
@@ -219,7 +264,8 @@ export class TubeRegistry {
         id: opts.tubeId,
         trickleIce: opts.trickleIce,
         offerSdp,
-        iceServers: opts.iceServers,
+        iceServers: opts.iceServers !== undefined || provider ? servers : undefined,
+        iceServersProvider: provider,
         turnOnly: opts.turnOnly,
         enableMultiChannel: opts.enableMultiChannel === true,
         onSignal: opts.onSignal,

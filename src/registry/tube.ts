@@ -15,6 +15,7 @@ import { isVerbose } from '../log.ts';
 import { aggregatedMetrics } from '../metrics/aggregated.ts';
 import type { ChannelObserver, TubeObserver } from '../metrics/counters.ts';
 import { CloseConnectionReason, closeReasonJson } from '../protocol/close-reason.ts';
+import type { IceServerPlan } from '../webrtc/ice-servers.ts';
 import {
   Peer,
   type PeerConnectionState,
@@ -42,6 +43,8 @@ export interface TubeInit {
   settings: ParsedSettings;
   trickleIce: boolean;
   peer: PeerOptions;
+  /** Fresh ICE servers (TURN credentials) for each ICE restart's gathering; absent = they never change. */
+  refreshIceServers?: (() => Promise<IceServerPlan>) | undefined;
   logger: Logger;
   limits?: Partial<ChannelLimits> | undefined;
   protocolExtensions?: boolean | undefined;
@@ -191,6 +194,8 @@ export class Tube {
     this.#heldCandidates = [];
     this.#init.observer?.iceRestart(); // tubes_ice_restarts_total: automatic restarts count as they start
     try {
+      await this.#refreshIceServers();
+      if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
       const sdp = await this.#peer.createOffer(true);
       if (this.#closing) throw new TubesError(ErrorCode.CLOSED, 'tube is closing');
       this.#signal('ice_restart_offer', encodeSdpBase64(sdp));
@@ -198,6 +203,24 @@ export class Tube {
       const held = this.#heldCandidates ?? [];
       this.#heldCandidates = undefined;
       for (const c of held) this.#signal('icecandidate', c);
+    }
+  }
+
+  /**
+   * Before a restart's gathering (our offer, or our answer to the peer's): fresh servers from the host's
+   * provider / `turnRest`. On failure the current ones stay (their live allocations are reused).
+   */
+  async #refreshIceServers(): Promise<void> {
+    const refresh = this.#init.refreshIceServers;
+    if (!refresh) return;
+    try {
+      const plan = await refresh();
+      if (this.#peer.setIceServers(plan)) this.#init.peer.icePlan = plan;
+    } catch (err) {
+      this.#logger.warn(
+        { err: (err as Error).message },
+        'fresh ICE servers unavailable: the restart keeps the current ones',
+      );
     }
   }
 
@@ -466,6 +489,7 @@ export class Tube {
     }
     // Candidates relayed while the description is being applied (an ICE restart clears werift's remote
     // candidates when it takes effect) wait until it is.
+    const renegotiation = !isAnswer && this.#remoteSet;
     this.#applying++;
     try {
       await this.#peer.setRemoteDescription(sdp, isAnswer ? 'answer' : 'offer');
@@ -479,6 +503,7 @@ export class Tube {
       return undefined;
     }
     this.#restart?.remoteOffer();
+    if (renegotiation) await this.#refreshIceServers();
     const answer = await this.#peer.createAnswer();
     return encodeSdpBase64(this.trickleIce ? answer : await this.#gathered('answer'));
   }
@@ -525,6 +550,7 @@ export class Tube {
 
   async restartIce(): Promise<string> {
     this.#init.observer?.iceRestart();
+    await this.#refreshIceServers();
     const sdp = await this.#peer.createOffer(true);
     return encodeSdpBase64(sdp);
   }

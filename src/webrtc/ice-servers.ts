@@ -13,6 +13,46 @@ export interface IceServer {
   credential?: string;
 }
 
+/**
+ * Where a tube's ICE servers come from: a list, or a function called at createTube and again before each
+ * ICE restart's gathering (fresh time-limited TURN credentials; docs/API.md "ICE servers and TURN").
+ */
+export type IceServersProvider = () => IceServer[] | Promise<IceServer[]>;
+export type IceServersSource = IceServer[] | IceServersProvider;
+
+/**
+ * The servers of `source` now: the list itself, or what the provider returns within `timeoutMs`.
+ * A provider that throws, rejects, times out or returns something that is not a list → TubesError
+ * BAD_ARGUMENT (its own error as `cause`).
+ */
+export async function resolveIceServers(source: IceServersSource, timeoutMs: number): Promise<IceServer[]> {
+  if (typeof source !== 'function') return source;
+  let timer: NodeJS.Timeout | undefined;
+  let servers: unknown;
+  try {
+    servers = await Promise.race([
+      Promise.resolve().then(source),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (err) {
+    throw new TubesError(
+      ErrorCode.BAD_ARGUMENT,
+      `iceServers provider failed: ${(err as Error)?.message ?? String(err)}`,
+      {
+        cause: err,
+      },
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!Array.isArray(servers)) {
+    throw new TubesError(ErrorCode.BAD_ARGUMENT, 'iceServers provider must return an array of ICE servers');
+  }
+  return servers as IceServer[];
+}
+
 export type TurnTransport = 'udp' | 'tcp' | 'tls';
 
 export interface StunServerSpec {

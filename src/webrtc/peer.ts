@@ -498,6 +498,18 @@ export class Peer {
     }
   }
 
+  /**
+   * Servers for the next gathering pass (an ICE restart's): new allocations use these credentials; a live
+   * allocation the server still has is kept (patches/ice-gathering.ts). `relayOnly` stays as created. Only
+   * with our own TURN allocations (false otherwise: werift keeps the servers it was created with).
+   */
+  setIceServers(plan: IceServerPlan): boolean {
+    if (!this.#ownTurn && plan.turn.length > 0) return false;
+    this.#gathering.stun = plan.stun[0];
+    this.#gathering.turn = plan.turn;
+    return true;
+  }
+
   /** Adds a remote candidate line. `''` marks the end of candidates. */
   async addIceCandidate(candidate: string): Promise<void> {
     if (candidate === '') return;

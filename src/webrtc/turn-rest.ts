@@ -5,6 +5,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { ErrorCode, TubesError } from '../errors.ts';
+import { type IceServer, parseIceUrl } from './ice-servers.ts';
 
 export interface TurnRestCredentialOptions {
   /** The secret shared with the TURN server (coturn `static-auth-secret`). */
@@ -46,4 +47,48 @@ export function turnRestCredentials(options: TurnRestCredentialOptions): TurnRes
   const username = user === undefined || user === '' ? String(expiry) : `${expiry}:${user}`;
   const credential = createHmac('sha1', secret).update(username).digest('base64');
   return { username, credential, expiresAt: new Date(expiry * 1000) };
+}
+
+/**
+ * The registry's `turnRest` option: TURN servers of `iceServers` listed without `username` and `credential`
+ * get credentials minted from this secret at createTube and again before each ICE restart's gathering, so a
+ * tube outlives any one set of them.
+ */
+export interface TurnRestOptions {
+  /** The secret shared with the TURN server (coturn `static-auth-secret`). */
+  secret: string;
+  /** Appended to the username after the expiry (`<expiry>:<user>`); no ':'. */
+  user?: string;
+  /** Validity of each minted set in seconds (default 86,400). */
+  ttlSeconds?: number;
+}
+
+/** Checks `turnRest` at once (TubesError BAD_ARGUMENT), by minting one set. */
+export function checkTurnRest(options: TurnRestOptions | undefined): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object') {
+    throw new TubesError(ErrorCode.BAD_ARGUMENT, 'turnRest must be { secret, user?, ttlSeconds? }');
+  }
+  turnRestCredentials(options);
+}
+
+/**
+ * `servers` with REST credentials minted for every TURN entry given without `username` and `credential`;
+ * everything else as it is. Without `rest` the servers are returned unchanged.
+ */
+export function withTurnRestCredentials(
+  servers: readonly IceServer[],
+  rest: TurnRestOptions | undefined,
+  now?: number,
+): IceServer[] {
+  if (rest === undefined) return [...servers];
+  let minted: TurnRestCredentials | undefined;
+  return servers.map((server) => {
+    if (server.username !== undefined || server.credential !== undefined) return server;
+    const urls = Array.isArray(server.urls) ? server.urls : [server.urls];
+    const turn = urls.some((u) => typeof u === 'string' && parseIceUrl(u)?.kind === 'turn');
+    if (!turn) return server;
+    minted ??= turnRestCredentials({ ...rest, ...(now !== undefined ? { now } : {}) });
+    return { ...server, username: minted.username, credential: minted.credential };
+  });
 }

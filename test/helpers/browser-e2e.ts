@@ -1,7 +1,7 @@
 /**
  * The browser end of a tube against real guacd, inside a private network namespace with only `lo` up:
  *   unshare -n sh -c 'ip link set lo up && exec node test/helpers/browser-e2e.ts <artifact dir>'
- * Starts guacd 1.3 + Xvnc (xclock) + telnetd (scripts/peers/peers-up.sh), `tubes gateway --guacd … --web`
+ * Starts guacd 1.3 + Xvnc (xclock) + telnetd (test/helpers/guacd.ts), `tubes gateway --guacd … --web`
  * (the CLI from src/, one per protocol) behind a recording tap in front of guacd, and Debian's Chromium via
  * playwright-core on the gateway's page. Prints one JSON line per scenario (test/interop/browser-e2e.test.ts checks
  * them): vnc (display pixels, syncs, resize → size), reload (old tube closed, new session), telnet (typed
@@ -25,9 +25,9 @@ import {
   encodePing,
   encodePong,
 } from '../../src/protocol/control.ts';
+import { startPeers, type TapSession, guacdTap as tap } from './guacd.ts';
 import { GOLDEN_FRAMES, guacdSample, hex } from './hotpath.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from './interop-chromium.ts';
-import { runCommand } from './peers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI = path.join(ROOT, 'src/cli/tubes.ts');
@@ -48,52 +48,6 @@ async function waitFor(pred: () => boolean | Promise<boolean>, ms: number, what:
     await sleep(50);
   }
   return Date.now() - t0;
-}
-
-interface TapSession {
-  toGuacd: Buffer[];
-  fromGuacd: Buffer[];
-  closedAt: number | undefined;
-}
-
-/** TCP relay in front of guacd recording both directions of every connection. */
-export async function tap(
-  targetPort: number,
-): Promise<{ port: number; sessions: TapSession[]; close(): void }> {
-  const sessions: TapSession[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const s: TapSession = { toGuacd: [], fromGuacd: [], closedAt: undefined };
-    sessions.push(s);
-    const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
-    for (const sock of [client, upstream]) {
-      sockets.add(sock);
-      sock.on('error', () => {});
-      sock.on('close', () => {
-        sockets.delete(sock);
-        s.closedAt ??= Date.now();
-        client.destroy();
-        upstream.destroy();
-      });
-    }
-    client.on('data', (d: Buffer) => {
-      s.toGuacd.push(d);
-      upstream.write(d);
-    });
-    upstream.on('data', (d: Buffer) => {
-      s.fromGuacd.push(d);
-      client.write(d);
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    sessions,
-    close: () => {
-      for (const s of sockets) s.destroy();
-      server.close();
-    },
-  };
 }
 
 const text = (chunks: Buffer[]): string => Buffer.concat(chunks).toString('utf8');
@@ -323,7 +277,7 @@ async function vncScenarios(context: BrowserContext, ports: Ports, artifacts: st
   } finally {
     gw.child.kill('SIGTERM');
     await new Promise((r) => gw.child.once('exit', r));
-    t.close();
+    await t.close();
   }
 }
 
@@ -407,7 +361,7 @@ async function telnetScenario(context: BrowserContext, ports: Ports): Promise<vo
   } finally {
     gw.child.kill('SIGTERM');
     await new Promise((r) => gw.child.once('exit', r));
-    t.close();
+    await t.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -743,27 +697,15 @@ interface Ports {
 async function main(): Promise<void> {
   const artifacts = path.resolve(process.argv[2] ?? path.join(ROOT, 'test-artifacts'));
   mkdirSync(artifacts, { recursive: true });
-  const state = mkdtempSync(path.join(tmpdir(), 'tubes-browser-peers-'));
   const userDataDir = mkdtempSync(path.join(tmpdir(), 'tubes-browser-chromium-'));
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PEERS_GUACD_PORT: '0',
-    PEERS_VNC_PORT: '0',
-    PEERS_TELNET_PORT: '0',
-  };
-  delete env['PEERS_VNC_DISPLAY'];
-  const up = await runCommand(
-    'bash',
-    [path.join(ROOT, 'scripts/peers/peers-up.sh'), state, 'guacd', 'xvnc', 'telnetd'],
-    {
-      env,
-      timeout: 30_000,
-    },
-  );
+  const peers = await startPeers(['guacd', 'xvnc', 'telnetd']);
   let context: BrowserContext | undefined;
   try {
-    if (up.code !== 0) throw new Error(`peers-up.sh failed (${up.code}): ${up.stderr}`);
-    const ports = JSON.parse(readFileSync(path.join(state, 'ports.json'), 'utf8')) as Ports;
+    const ports: Ports = {
+      guacd_port: peers.port('guacd'),
+      vnc_port: peers.port('xvnc'),
+      telnet_port: peers.port('telnetd'),
+    };
     context = await chromium.launchPersistentContext(userDataDir, {
       executablePath: CHROMIUM,
       headless: true,
@@ -783,13 +725,12 @@ async function main(): Promise<void> {
         await multiScenario(context, gw.web);
       } finally {
         gw.child.kill('SIGTERM');
-        t.close();
+        await t.close();
       }
     }
   } finally {
     await context?.close();
-    await runCommand('bash', [path.join(ROOT, 'scripts/peers/peers-down.sh'), state], { timeout: 15_000 });
-    rmSync(state, { recursive: true, force: true });
+    await peers.stop();
     rmSync(userDataDir, { recursive: true, force: true });
   }
 }

@@ -5,8 +5,11 @@
  *
  *   const turn = await startCoturn(net, net.hosts[2], { users: { tunnel: 'pass' } });
  *   turn.url('udp')  // turn:10.231.N.3:3478      turn.url('tcp') … ?transport=tcp    turn.url('tls') turns:…:5349
+ *
+ * `startLoopbackCoturn(options)` runs one on 127.0.0.1 in this namespace instead (loopback peers allowed),
+ * for tubes in the test process itself.
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -24,20 +27,52 @@ export interface CoturnOptions {
   tlsPort?: number;
   /** Relay port range start (each instance needs its own range). */
   minPort?: number;
+  /** Further turnserver arguments, e.g. `['--max-allocate-lifetime=4']` (Refreshes within seconds). */
+  extraArgs?: string[];
 }
 
 export interface Coturn {
-  readonly host: NetHost;
+  readonly host: NetHost | { address: string };
   readonly port: number;
   /** PEM of the TLS certificate (when `tlsPort`), to trust as a CA. */
   readonly certPem: string | undefined;
   url(transport: 'udp' | 'tcp' | 'tls'): string;
-  /** Everything coturn logged so far. */
+  /** Everything coturn logged so far (every run, when restarted). */
   log(): string;
+  /** Stops and starts it again on the same ports: every allocation is gone (a redeployed TURN server). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startCoturn(net: Network, host: NetHost, options: CoturnOptions): Promise<Coturn> {
+export function startCoturn(net: Network, host: NetHost, options: CoturnOptions): Promise<Coturn> {
+  return runCoturn(host, options, {
+    spawn: (cmd, args) => net.spawn(host, cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
+    exec: (cmd, args) => net.exec(host, cmd, args),
+  });
+}
+
+/** coturn on 127.0.0.1 in this process's namespace, relaying to loopback peers (tubes in the test process). */
+export function startLoopbackCoturn(options: CoturnOptions): Promise<Coturn> {
+  return runCoturn(
+    { address: '127.0.0.1' },
+    { ...options, extraArgs: ['--allow-loopback-peers', ...(options.extraArgs ?? [])] },
+    {
+      spawn: (cmd, args) => spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] }),
+      exec: async (cmd, args) => execFileSync(cmd, args, { encoding: 'utf8' }),
+    },
+  );
+}
+
+interface Runner {
+  spawn(cmd: string, args: string[]): ChildProcess;
+  exec(cmd: string, args: string[]): Promise<string>;
+}
+
+async function runCoturn(
+  host: NetHost | { address: string },
+  options: CoturnOptions,
+  run: Runner,
+): Promise<Coturn> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tubes-coturn-'));
   const port = options.port ?? 3478;
   const minPort = options.minPort ?? 49160;
@@ -98,30 +133,42 @@ export async function startCoturn(net: Network, host: NetHost, options: CoturnOp
   } else {
     args.push('--no-tls');
   }
-  const child: ChildProcess = net.spawn(host, 'turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  args.push(...(options.extraArgs ?? []));
   let log = '';
-  const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
-  lines.on('line', (l) => {
-    log += `${l}\n`;
-  });
-  child.stderr?.on('data', (d: Buffer) => {
-    log += d.toString();
-  });
   // Ready when its listeners are bound (UDP, and TCP/TLS ones).
   const want = [`${host.address}:${port}`];
   if (options.tlsPort !== undefined) want.push(`${host.address}:${options.tlsPort}`);
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`turnserver exited (${child.exitCode}):\n${log}`);
-    const ss = await net.exec(host, 'ss', ['-lntu']);
-    if (
-      want.every((w) => ss.includes(w)) &&
-      ss.split('\n').some((l) => l.startsWith('udp') && l.includes(want[0] as string))
-    )
-      break;
-    if (Date.now() > deadline) throw new Error(`turnserver not listening after 10 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const start = async (): Promise<ChildProcess> => {
+    const child: ChildProcess = run.spawn('turnserver', args);
+    const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
+    lines.on('line', (l) => {
+      log += `${l}\n`;
+    });
+    child.stderr?.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`turnserver exited (${child.exitCode}):\n${log}`);
+      const ss = await run.exec('ss', ['-lntu']);
+      if (
+        want.every((w) => ss.includes(w)) &&
+        ss.split('\n').some((l) => l.startsWith('udp') && l.includes(want[0] as string))
+      )
+        return child;
+      if (Date.now() > deadline) throw new Error(`turnserver not listening after 10 s:\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const kill = async (child: ChildProcess): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('close', r));
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  };
+  let child = await start();
   return {
     host,
     port,
@@ -131,13 +178,18 @@ export async function startCoturn(net: Network, host: NetHost, options: CoturnOp
       return `turn:${host.address}:${port}${transport === 'tcp' ? '?transport=tcp' : ''}`;
     },
     log: () => log,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once('close', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
-        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    async restart() {
+      await kill(child);
+      // The old listeners must be gone before waiting for the new ones.
+      for (let i = 0; i < 50; i++) {
+        const ss = await run.exec('ss', ['-lntu']);
+        if (!ss.includes(want[0] as string)) break;
+        await new Promise((r) => setTimeout(r, 100));
       }
+      child = await start();
+    },
+    async stop() {
+      await kill(child);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -86,6 +86,8 @@ export function useCleanups(): (fn: Closer) => void {
 export interface TapSession {
   toGuacd: Buffer[];
   fromGuacd: Buffer[];
+  /** When the connection closed (Date.now()), undefined while open. */
+  closedAt: number | undefined;
 }
 
 export interface GuacdTap {
@@ -100,7 +102,7 @@ export async function guacdTap(targetPort: number): Promise<GuacdTap> {
   const sessions: TapSession[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
-    const s: TapSession = { toGuacd: [], fromGuacd: [] };
+    const s: TapSession = { toGuacd: [], fromGuacd: [], closedAt: undefined };
     sessions.push(s);
     const upstream = net.connect({ host: '127.0.0.1', port: targetPort });
     for (const sock of [client, upstream]) {
@@ -108,6 +110,7 @@ export async function guacdTap(targetPort: number): Promise<GuacdTap> {
       sock.on('error', () => {});
       sock.on('close', () => {
         sockets.delete(sock);
+        s.closedAt ??= Date.now();
         client.destroy();
         upstream.destroy();
       });

@@ -15,6 +15,9 @@
  *   arrives. Server-reflexive queries to the configured STUN server run beside werift's host gathering the
  *   same way (werift's own held the answerer's checks up to 5 s per silent server). With `waitForTurn` false
  *   (trickle ICE) gathering waits for neither: those candidates trickle in when they exist.
+ * - **Across ICE restarts** an allocation is kept while the server still answers a Refresh for it, else
+ *   replaced with the plan's current credentials (`turn` may be swapped between passes: fresh time-limited
+ *   credentials, docs/API.md "Credentials that expire").
  */
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
@@ -22,6 +25,9 @@ import {
   Candidate,
   candidateFoundation,
   candidatePriority,
+  classes,
+  Message,
+  methods,
   type RTCPeerConnection,
   StunOverTurnProtocol,
   serverReflexiveCandidate,
@@ -82,6 +88,13 @@ interface ConnectionShape {
 
 interface TurnProtocolShape {
   integrityKey: unknown;
+  server: [string, number];
+  transport?: { closed?: boolean; client?: { destroyed?: boolean } };
+  username: string;
+  realm: string | undefined;
+  nonce: Buffer | undefined;
+  send(data: Buffer, addr: [string, number]): Promise<void>;
+  serverDestination(): Promise<[string, number]>;
   relayedAddress: [string, number];
   mappedAddress: [string, number];
   handleSTUNMessage(data: Buffer, addr: unknown): void;
@@ -89,10 +102,20 @@ interface TurnProtocolShape {
   close(): Promise<void>;
 }
 
+/** A relay allocation of ours, kept across ICE restarts while the server still has it. */
+interface Allocation {
+  /** Our side of it is gone: closed, or (TCP/TLS) the connection to the server ended. */
+  closed(): boolean;
+  /** A Refresh answered by the server within `timeoutMs` (it has the allocation and hears us). */
+  alive(timeoutMs: number): Promise<boolean>;
+  /** Closed and forgotten (its relay candidate is no longer offered). */
+  retire(): void;
+}
+
 interface Prepared {
   plan: GatheringPlan;
-  /** Live allocations by server key, so a restart's new gathering pass does not allocate twice. */
-  allocations: Map<string, { closed(): boolean }>;
+  /** Live allocations by server (not by username), so a restart's gathering pass does not allocate twice. */
+  allocations: Map<string, Allocation>;
   pending: Set<Promise<unknown>>;
 }
 
@@ -120,11 +143,14 @@ export function turnGatheringUnavailable(): string | undefined {
     TcpTransport,
     TlsTransport,
     Candidate,
+    Message,
   })) {
     if (typeof value !== 'function') missing.push(name);
   }
   const turnProto = (TurnProtocol as unknown as { prototype: Record<string, unknown> }).prototype;
-  for (const m of ['handleSTUNMessage', 'connectionMade', 'close']) {
+  if (typeof methods?.REFRESH !== 'number' || typeof classes?.REQUEST !== 'number')
+    missing.push('STUN methods/classes');
+  for (const m of ['handleSTUNMessage', 'connectionMade', 'close', 'send', 'serverDestination']) {
     if (typeof turnProto[m] !== 'function') missing.push(`TurnProtocol.${m}`);
   }
   return missing.length > 0 ? `werift exports/internals missing: ${missing.join(', ')}` : undefined;
@@ -233,14 +259,30 @@ function reflexive(
 }
 
 function serverKey(s: TurnServerSpec): string {
-  return `${s.transport}|${s.host}|${s.port}|${s.username}`;
+  return `${s.transport}|${s.host}|${s.port}`;
 }
 
+/**
+ * One TURN server's part of a gathering pass. A live allocation from an earlier pass (werift offers its relay
+ * candidate again after an ICE restart) is kept if the server still answers a Refresh for it: coturn keeps an
+ * allocation going past the expiry of time-limited (REST) credentials (test/e2e/turn-refresh.test.ts), so
+ * fresh credentials are not needed for it. One the server lost (restarted, 437 mismatch after a network
+ * change, no answer) is retired and replaced by a new allocation with the server's current credentials.
+ */
 function allocate(conn: ConnectionShape, state: Prepared, server: TurnServerSpec): Promise<unknown> {
   const key = serverKey(server);
   const existing = state.allocations.get(key);
-  if (existing && !existing.closed()) return Promise.resolve(undefined);
-  return track(state, runAllocation(conn, state, server, key));
+  if (!existing) return track(state, runAllocation(conn, state, server, key));
+  return track(
+    state,
+    (async () => {
+      if (!existing.closed() && (await existing.alive(state.plan.allocateTimeoutMs))) return undefined;
+      if (state.allocations.get(key) !== existing) return undefined;
+      existing.retire();
+      state.plan.logger.info({ turn: server.url }, 'TURN allocation lost: allocating again');
+      return runAllocation(conn, state, server, key);
+    })(),
+  );
 }
 
 async function runAllocation(
@@ -254,6 +296,8 @@ async function runAllocation(
   const generation = conn.generation;
   const ms = (): number => Math.round(performance.now() - started);
   let turn: TurnProtocolShape | undefined;
+  /** Refresh probes of this allocation waiting for their answer, by transaction id (hex). */
+  const refreshProbes = new Map<string, (ok: boolean) => void>();
   let timer: NodeJS.Timeout | undefined;
   let failFast: ((f: Failure) => void) | undefined;
   /** Set once the outcome is decided without this attempt: whatever it still builds is closed at once. */
@@ -301,9 +345,17 @@ async function runAllocation(
     ) as unknown as TurnProtocolShape;
     turn = t;
     const handle = t.handleSTUNMessage.bind(t);
+    const probes = refreshProbes;
     // werift ignores an error answer to an authenticated request (it carries no MESSAGE-INTEGRITY) and waits
     // for its transaction to time out; seen here, it ends the attempt at once with the server's reason.
     t.handleSTUNMessage = (data: Buffer, addr: unknown) => {
+      if (probes.size > 0 && isRefreshAnswer(data)) {
+        const answered = probes.get(data.toString('hex', 8, 20));
+        if (answered) {
+          answered(data.readUInt16BE(0) === REFRESH_SUCCESS);
+          return;
+        }
+      }
       const err = allocateError(data);
       if (err && !(err.code === 401 && t.integrityKey === undefined) && err.code !== 438) {
         failFast?.(
@@ -337,7 +389,8 @@ async function runAllocation(
     }
     const protocol = new StunOverTurnProtocol(t as never) as unknown as {
       localCandidate: unknown;
-      turn: TurnProtocolShape & { transport?: { closed?: boolean } };
+      turn: TurnProtocolShape;
+      close(): Promise<void>;
     };
     conn.ensureProtocol(protocol);
     conn.protocols.push(protocol);
@@ -358,7 +411,7 @@ async function runAllocation(
       conn.localUsername,
     );
     protocol.localCandidate = candidate;
-    state.allocations.set(key, { closed: () => protocol.turn.transport?.closed === true });
+    state.allocations.set(key, liveAllocation(conn, state, key, protocol, refreshProbes));
     conn.appendLocalCandidate(candidate);
     // Pairs with the remote candidates known now; later ones pair through werift's own addRemoteCandidate.
     conn.pairLocalProtocol(protocol);
@@ -379,6 +432,72 @@ async function runAllocation(
     });
     return undefined;
   }
+}
+
+const REFRESH_SUCCESS = 0x0104;
+const REFRESH_ERROR = 0x0114;
+
+function isRefreshAnswer(data: Buffer): boolean {
+  if (data.length < 20 || data.readUInt32BE(4) !== 0x2112a442) return false;
+  const type = data.readUInt16BE(0);
+  return type === REFRESH_SUCCESS || type === REFRESH_ERROR;
+}
+
+function liveAllocation(
+  conn: ConnectionShape,
+  state: Prepared,
+  key: string,
+  protocol: { turn: TurnProtocolShape; close(): Promise<void> },
+  probes: Map<string, (ok: boolean) => void>,
+): Allocation {
+  const turn = protocol.turn;
+  const allocation: Allocation = {
+    closed: () => turn.transport?.closed === true || turn.transport?.client?.destroyed === true,
+    /**
+     * One Refresh with the allocation's own credentials (coturn accepts them past their expiry), sent every
+     * 500 ms until the server answers. Any error answer counts as gone: 437 from a server that lost it,
+     * 438 from a restarted server (werift's own retry of a stale nonce never gets through; a live
+     * allocation replaced because of a 438 only costs a new allocation).
+     */
+    async alive(timeoutMs) {
+      if (turn.integrityKey === undefined || turn.realm === undefined || turn.nonce === undefined)
+        return false;
+      const request = new Message(methods.REFRESH, classes.REQUEST);
+      request
+        .setAttribute('LIFETIME', 600)
+        .setAttribute('USERNAME', turn.username)
+        .setAttribute('REALM', turn.realm)
+        .setAttribute('NONCE', turn.nonce)
+        .addMessageIntegrity(turn.integrityKey as Buffer)
+        .addFingerprint();
+      const id = request.transactionIdHex;
+      let resend: NodeJS.Timeout | undefined;
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const destination = await turn.serverDestination();
+        return await new Promise<boolean>((resolve) => {
+          probes.set(id, resolve);
+          const send = (): void => void turn.send(request.bytes, destination).catch(() => resolve(false));
+          send();
+          resend = setInterval(send, 500);
+          timer = setTimeout(() => resolve(false), timeoutMs);
+        });
+      } catch {
+        return false;
+      } finally {
+        probes.delete(id);
+        clearInterval(resend);
+        clearTimeout(timer);
+      }
+    },
+    retire() {
+      if (state.allocations.get(key) === allocation) state.allocations.delete(key);
+      const i = conn.protocols.indexOf(protocol);
+      if (i >= 0) conn.protocols.splice(i, 1);
+      void protocol.close().catch(() => {});
+    },
+  };
+  return allocation;
 }
 
 function report(plan: GatheringPlan, outcome: TurnOutcome): void {
