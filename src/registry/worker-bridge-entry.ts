@@ -61,7 +61,9 @@ class WorkerEnd {
     stream.on('error', (err: Error) => {
       this.#error ??= err;
     });
-    stream.on('close', () => this.#streamOnClose());
+    // Closed before this end was attached (e.g. the peer's close came with its ConnectionOpened).
+    if (stream.closed) this.#streamOnClose();
+    else stream.on('close', () => this.#streamOnClose());
   }
 
   #streamOnData(chunk: Buffer): void {
@@ -77,7 +79,8 @@ class WorkerEnd {
     this.#decide(); // closed before the host decided: nothing left to accept
     if (this.#hostClosed) return;
     const reason = this.#stream.closeReason ?? CloseConnectionReason.Normal;
-    this.#post({ sid: this.#sid, t: 'close', reason, message: this.#error?.message });
+    const error = this.#error ?? this.#stream.errored;
+    this.#post({ sid: this.#sid, t: 'close', reason, message: error?.message });
   }
 
   #decide(err?: Error): void {

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type TubeStream, TubesError } from '../../src/index.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
-import { workerInfo } from '../../src/registry/worker-backend.ts';
+import { workerInfo, workerTestHookForTests } from '../../src/registry/worker-backend.ts';
 import { type EmbedPair, embedPair } from '../helpers/embed.ts';
 import { waitFor } from '../helpers/tubes.ts';
 
@@ -506,5 +506,38 @@ describe('worker mode: node:http over the bridge (no TCP between client and serv
     await once(res, 'end');
     expect(received).toBe(WANT * MiB);
     expect(h.digest('hex')).toBe(await responseSha);
+  });
+});
+
+describe('worker mode: a worker that dies', () => {
+  it('destroys its streams with TUBES_ERR_CLOSED (close reason Error); its tube is gone', async () => {
+    const served: TubeStream[] = [];
+    const pair = await embedPair({
+      clientRegistry: { workers: 1 },
+      conversationId: 'embed-crash',
+      onConnection: (stream) => {
+        served.push(stream);
+        stream.on('error', () => {});
+        stream.pipe(stream);
+      },
+    });
+    try {
+      const client = await pair.client.openConnection(pair.conversationId);
+      client.write('before');
+      await once(client, 'data');
+      const failed = once(client, 'error') as Promise<[TubesError]>;
+      void workerTestHookForTests(pair.client, pair.clientTube, 'throw').catch(() => {});
+      const [err] = await failed;
+      expect(err.code).toBe(ErrorCode.CLOSED);
+      expect(err.closeReason).toBe(CloseConnectionReason.Error);
+      expect(err.message).toMatch(/Tube worker 0 exited/);
+      expect(client.closeReason).toBe(CloseConnectionReason.Error);
+      // The tube went with its worker (its peer notices by its own keepalive, much later).
+      await expect(pair.client.openConnection(pair.conversationId)).rejects.toMatchObject({
+        code: ErrorCode.CONVERSATION_NOT_FOUND,
+      });
+    } finally {
+      await pair.close();
+    }
   });
 });
