@@ -91,7 +91,7 @@ class WorkerEnd {
     else decision.resolve();
   }
 
-  #written1(n: number): void {
+  #sentOn(n: number): void {
     this.#written += n;
     const pending = this.#written - this.#acked;
     if (pending < BRIDGE_ACK_BATCH) return;
@@ -109,7 +109,7 @@ class WorkerEnd {
         this.#unsent++;
         stream.write(Buffer.from(msg.b), (err) => {
           this.#unsent--;
-          if (!err) this.#written1(n);
+          if (!err) this.#sentOn(n);
           if (this.#closeWhenSent && this.#unsent === 0) stream.destroy();
         });
         return;
