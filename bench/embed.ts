@@ -5,7 +5,12 @@
  * and the same run. Throughput (MB/s, MB = 10^6 bytes) and process CPU per MB (both ends of the tube run in
  * this process, so the CPU figure covers both sides plus the TCP endpoints where there are some).
  *
- *   node bench/embed.ts [--runs 3] [--bytes 32M] [--json]
+ * Worker mode rows (`workers: 1` on both registries, one tube pair): the same Duplex path with the tubes in
+ * worker threads (the host's streams on this thread, bridged to the worker), against the TCP path into the
+ * same worker tube (a TCP client → that tube's listener, in the worker); the gateway's handler receives both.
+ * CPU covers every thread of the process.
+ *
+ *   node bench/embed.ts [--runs 3] [--bytes 32M] [--rows all|thread|workers] [--json]
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -21,8 +26,12 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     bytes: { type: 'string', default: '32M' },
     json: { type: 'boolean', default: false },
+    rows: { type: 'string', default: 'all' },
   },
 });
+const ROWS = values.rows as string;
+if (!['all', 'thread', 'workers'].includes(ROWS))
+  throw new Error(`--rows: all, thread or workers, got ${ROWS}`);
 const RUNS = Number(values.runs);
 const BYTES = parseBytes(values.bytes as string);
 const CHUNK = randomBytes(64 * 1024);
@@ -40,9 +49,10 @@ async function pair(
   clientSettings: Record<string, unknown>,
   gatewaySettings: Record<string, unknown>,
   onConnection?: ConnectionHandler,
+  workers = 0,
 ): Promise<Pair> {
-  const client = new TubeRegistry(LOOPBACK);
-  const gateway = new TubeRegistry(LOOPBACK);
+  const client = new TubeRegistry({ ...LOOPBACK, workers });
+  const gateway = new TubeRegistry({ ...LOOPBACK, workers });
   const offer = await client.createTube({ conversationId, settings: clientSettings, trickleIce: false });
   const answer = await gateway.createTube({
     conversationId,
@@ -108,24 +118,36 @@ function counter(bytes: number): { add(n: number): void; done: Promise<void>; re
   };
 }
 
-async function measure(name: string, once1: () => Promise<void>): Promise<Row> {
-  await once1(); // warm-up
-  const rates: number[] = [];
-  const cpu: number[] = [];
+/**
+ * Runs each scenario once to warm up, then RUNS rounds in which every scenario runs once, in turn (the rows of
+ * a table compare under the same conditions, not one after the other while the process warms up).
+ */
+async function measure(scenarios: [name: string, once1: () => Promise<void>][]): Promise<Row[]> {
+  for (const [, once1] of scenarios) await once1(); // warm-up
+  const rates = scenarios.map(() => [] as number[]);
+  const cpu = scenarios.map(() => [] as number[]);
+  const mb = BYTES / 1e6;
   for (let i = 0; i < RUNS; i++) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    await once1();
-    const ms = performance.now() - t0;
-    const c = process.cpuUsage(c0);
-    const mb = BYTES / 1e6;
-    rates.push(mb / (ms / 1000));
-    cpu.push((c.user + c.system) / 1000 / mb);
+    for (const [k, [, once1]] of scenarios.entries()) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      await once1();
+      const ms = performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      rates[k]?.push(mb / (ms / 1000));
+      cpu[k]?.push((c.user + c.system) / 1000 / mb);
+    }
   }
-  return { scenario: name, mbPerSec: median(rates), cpuMsPerMb: median(cpu), runs: rates };
+  return scenarios.map(([name], k) => ({
+    scenario: name,
+    mbPerSec: median(rates[k] ?? []),
+    cpuMsPerMb: median(cpu[k] ?? []),
+    runs: rates[k] ?? [],
+  }));
 }
 
-async function main(): Promise<void> {
+/** Duplex to Duplex and the TCP path, each through its own in-thread tube pair. */
+async function threadRows(): Promise<Row[]> {
   // Duplex to Duplex.
   const duplexSink = counter(BYTES);
   const embedded = await pair(
@@ -146,33 +168,64 @@ async function main(): Promise<void> {
     { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0' },
     { conversationType: 'tunnel', target_host: '127.0.0.1', target_port: sinkPort },
   );
-  const [host, port] = (tcp.listenAddr as string).split(':') as [string, string];
-  const rows: Row[] = [];
   try {
-    rows.push(
-      await measure('duplex → duplex', async () => {
-        duplexSink.reset();
-        const stream = await embedded.client.openConnection(embedded.conversationId);
-        await pump(stream, BYTES);
-        await duplexSink.done;
-        stream.destroy();
-      }),
-    );
-    rows.push(
-      await measure('tcp → tube → tcp', async () => {
-        tcpSink.reset();
-        const socket = net.connect({ host, port: Number(port) });
-        await once(socket, 'connect');
-        await pump(socket, BYTES);
-        await tcpSink.done;
-        socket.destroy();
-      }),
-    );
+    return await measure([
+      ['duplex → duplex', () => duplexOnce(embedded, duplexSink)],
+      ['tcp → tube → tcp', () => tcpOnce(tcp.listenAddr as string, tcpSink)],
+    ]);
   } finally {
     await embedded.close();
     await tcp.close();
     sink.close();
   }
+}
+
+/** Worker mode: one tube pair in workers; the Duplex path and the TCP path into the same worker tube. */
+async function workerRows(): Promise<Row[]> {
+  const sink = counter(BYTES);
+  const viaWorker = await pair(
+    'bench-worker',
+    { conversationType: 'tunnel', local_listen_addr: '127.0.0.1:0' },
+    { conversationType: 'tunnel' },
+    (s) => {
+      s.on('data', (c: Buffer) => sink.add(c.length));
+    },
+    1,
+  );
+  try {
+    return await measure([
+      ['workers: duplex → worker tube → duplex', () => duplexOnce(viaWorker, sink)],
+      ['workers: tcp → same worker tube → duplex', () => tcpOnce(viaWorker.listenAddr as string, sink)],
+    ]);
+  } finally {
+    await viaWorker.close();
+  }
+}
+
+/** One transfer from an openConnection stream. */
+async function duplexOnce(p: Pair, sink: ReturnType<typeof counter>): Promise<void> {
+  sink.reset();
+  const stream = await p.client.openConnection(p.conversationId);
+  await pump(stream, BYTES);
+  await sink.done;
+  stream.destroy();
+}
+
+/** One transfer from a TCP client through the tube's listener at `listenAddr`. */
+async function tcpOnce(listenAddr: string, sink: ReturnType<typeof counter>): Promise<void> {
+  sink.reset();
+  const [host, port] = listenAddr.split(':') as [string, string];
+  const socket = net.connect({ host, port: Number(port) });
+  await once(socket, 'connect');
+  await pump(socket, BYTES);
+  await sink.done;
+  socket.destroy();
+}
+
+async function main(): Promise<void> {
+  const rows: Row[] = [];
+  if (ROWS !== 'workers') rows.push(...(await threadRows()));
+  if (ROWS !== 'thread') rows.push(...(await workerRows()));
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ machine: machine(), bytes: BYTES, runs: RUNS, rows })}\n`);
     return;

@@ -51,7 +51,7 @@ import { Connection, type ConnectionHost, type ConnectionStream, PauseReason } f
 import { Keepalive } from './keepalive.ts';
 import { type OpenContext, type Opened, refusalReason } from './opener.ts';
 import type { DataChannelPort } from './port.ts';
-import { closeReasonOfError, TubeStream } from './tube-stream.ts';
+import { closeReasonOfError, DeferredAccept, TubeStream } from './tube-stream.ts';
 import {
   type ChannelLimits,
   type ChannelOptions,
@@ -69,7 +69,7 @@ const BACKEND_CLOSED = 'Backend connection closed unexpectedly';
 
 function swallow(): void {}
 
-function abortError(signal: AbortSignal): Error {
+export function abortError(signal: AbortSignal): Error {
   const err = new Error('The operation was aborted', { cause: signal.reason });
   err.name = 'AbortError';
   (err as { code?: string }).code = 'ABORT_ERR';
@@ -77,7 +77,7 @@ function abortError(signal: AbortSignal): Error {
 }
 
 /** An open stream whose signal aborts is destroyed with an AbortError (close reason Client). */
-function addAbortListener(signal: AbortSignal, stream: TubeStream): void {
+export function addAbortListener(signal: AbortSignal, stream: TubeStream): void {
   if (signal.aborted) {
     stream.destroy(abortError(signal));
     return;
@@ -685,15 +685,32 @@ export class Channel {
   #handOver(conn: Connection, handler: (stream: TubeStream, connNo: number) => void): void {
     const stream = new TubeStream(conn, this.id, CloseConnectionReason.HandlerError);
     conn.attachStream(stream, PauseReason.NotReady | (this.#congested ? PauseReason.Congested : 0));
+    let answer: unknown;
     try {
-      handler(stream, conn.connNo);
+      answer = handler(stream, conn.connNo);
     } catch (err) {
-      const e = err instanceof Error ? err : new Error(String(err));
-      stream.abandon();
-      if (conn.state === 'opening')
-        this.#closeConnection(conn, closeReasonOfError(e, CloseConnectionReason.HandlerError), e.message);
+      this.#handlerRefused(conn, stream, err);
       return;
     }
+    if (answer instanceof DeferredAccept) {
+      // Worker mode: the host's handler decides on the registry's thread.
+      answer.decided.then(
+        () => this.#handlerAccepted(conn),
+        (err: unknown) => this.#handlerRefused(conn, stream, err),
+      );
+      return;
+    }
+    this.#handlerAccepted(conn);
+  }
+
+  #handlerRefused(conn: Connection, stream: TubeStream, err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    stream.abandon();
+    if (conn.state === 'opening')
+      this.#closeConnection(conn, closeReasonOfError(e, CloseConnectionReason.HandlerError), e.message);
+  }
+
+  #handlerAccepted(conn: Connection): void {
     if (conn.state !== 'opening') return; // destroyed by the handler: refused with its reason
     conn.state = 'open';
     this.#control(encodeConnectionOpened(conn.connNo));

@@ -249,9 +249,13 @@ export class Connection implements TubeStreamOwner {
     this.#host.sendEof(this);
   }
 
+  /**
+   * The stream's reader wants more (Readable's _read). Node calls it before it takes the chunk it returns,
+   * and only when what stays buffered after that is below the stream's high-water mark (64 KiB, under the
+   * flow high-water mark), so the buffered length at this moment says nothing: resume the peer.
+   */
   streamRead(): void {
-    if (this.#askedPeerToPause && (this.stream?.readableLength ?? 0) < this.#host.flowHighWater)
-      this.#socketOnDrain();
+    if (this.#askedPeerToPause) this.#socketOnDrain();
   }
 
   streamClosed(reason: number, message: string | undefined): void {

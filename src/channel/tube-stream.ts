@@ -48,6 +48,19 @@ export function closeReasonOfError(err: Error | null | undefined, fallback: numb
   return fallback;
 }
 
+/**
+ * What a handler returns to accept or refuse later rather than when it returns (worker mode: the host's
+ * handler runs on the registry's thread, the channel in a worker). `decided` resolving sends ConnectionOpened;
+ * rejecting refuses the connection with the error's `closeReason` (default HandlerError) and message.
+ * Internal: the public handler contract stays "accepted when it returns".
+ */
+export class DeferredAccept {
+  readonly decided: Promise<void>;
+  constructor(decided: Promise<void>) {
+    this.decided = decided;
+  }
+}
+
 export class TubeStream extends Duplex {
   /** conn_no of the connection inside its channel. */
   readonly connNo: number;

@@ -91,7 +91,8 @@ export interface ChannelOptions {
   /**
    * Gateway side, handler mode: each OpenConnection becomes a TubeStream given to this function instead of
    * a dialed socket (the opener is not used). Throwing, or destroying the stream before returning, refuses
-   * the connection; otherwise ConnectionOpened is sent as soon as it returns.
+   * the connection; otherwise ConnectionOpened is sent as soon as it returns (or, when it returns a
+   * DeferredAccept (tube-stream.ts, worker mode), once that resolves).
    */
   handler?: ((stream: TubeStream, connNo: number) => void) | undefined;
   /** Connection events for the registry's metrics. */

@@ -31,7 +31,7 @@ export interface TubeSpec extends ChannelSpec {
   /** The original's FRAGMENTATION capability for every channel of the tube. */
   enableMultiChannel: boolean;
   onSignal: SignalCallback | undefined;
-  /** Handler mode (answering side, in-thread backend only). */
+  /** Handler mode (answering side): runs on the registry's thread in worker mode too. */
   onConnection: ((stream: TubeStream, info: ConnectionInfo) => void) | undefined;
 }
 

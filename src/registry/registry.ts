@@ -37,7 +37,6 @@ import type { SignalCallback } from './signals.ts';
 import type { ConnectionInfo, TubeStatus } from './tube.ts';
 import { TubeIndex } from './tube-index.ts';
 import { WorkerBackend } from './worker-backend.ts';
-import { IN_THREAD_ONLY } from './worker-tube.ts';
 
 export type { TubeStream } from '../channel/tube-stream.ts';
 export type { ConnectionInfo } from './tube.ts';
@@ -141,8 +140,8 @@ export interface CreateTubeOptions {
    * Handler mode, answering (gateway) side of a `tunnel` without SOCKS: every connection the peer opens is
    * handed to this function as a `stream.Duplex` (TubeStream) instead of being dialed to a target. Accepting
    * is implicit (ConnectionOpened is sent when it returns); throwing, or destroying the stream before
-   * returning, refuses the connection with the error's `closeReason` (default HandlerError, 22). In-thread
-   * registries only (not with `workers`).
+   * returning, refuses the connection with the error's `closeReason` (default HandlerError, 22). With
+   * `workers` it still runs on this thread (the connection's stream is bridged from the tube's worker).
    */
   onConnection?: ConnectionHandler;
 }
@@ -203,8 +202,8 @@ export class TubeRegistry {
   readonly #iceServers: IceServersSource;
   readonly #turnRest: TurnRestOptions | undefined;
   readonly #turnTimeoutMs: number;
-  #prometheus: PromRegistry | undefined;
   readonly #workers: number;
+  #prometheus: PromRegistry | undefined;
 
   constructor(options: TubeRegistryOptions = {}) {
     const workers = workerCount(options.workers);
@@ -290,7 +289,6 @@ export class TubeRegistry {
   #checkHandlerMode(opts: CreateTubeOptions, mode: string): void {
     if (typeof opts.onConnection !== 'function')
       throw new TubesError(ErrorCode.BAD_ARGUMENT, 'onConnection must be a function');
-    if (this.#workers > 0) throw new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY);
     if (opts.offer === undefined)
       throw new TubesError(
         ErrorCode.BAD_ARGUMENT,
@@ -307,10 +305,10 @@ export class TubeRegistry {
    * Opens a connection on the channel of `conversationId` (offering side) whose local end is the returned
    * `stream.Duplex`: no local listener or TCP involved. Resolves when the peer answers ConnectionOpened;
    * rejects with TUBES_ERR_CONNECTION_REFUSED (`closeReason` = the peer's reason) when it refuses. See
-   * docs/API.md ("Embedding") for the stream's close semantics.
+   * docs/API.md ("Embedding") for the stream's close semantics. With `workers` the stream is on this thread
+   * and its connection in the tube's worker, with flow control across the two.
    */
   async openConnection(conversationId: string, options: OpenConnectionOptions = {}): Promise<TubeStream> {
-    if (this.#workers > 0) throw new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY);
     const tube =
       options.tubeId !== undefined ? this.#tube(options.tubeId) : this.#index.byConversation(conversationId);
     if (!tube) {

@@ -13,6 +13,8 @@ export interface WireError {
   name: string;
   message: string;
   code?: string;
+  /** A TubesError's `closeReason` (e.g. a refused openConnection). */
+  closeReason?: number;
 }
 
 export type WireReply =
@@ -25,17 +27,30 @@ export type WireEvent =
   | { event: 'log'; line: string };
 
 export function toWireError(err: unknown): WireError {
-  if (err instanceof TubesError) return { name: err.name, message: err.message, code: err.code };
+  if (err instanceof TubesError) {
+    const { closeReason } = err;
+    return {
+      name: err.name,
+      message: err.message,
+      code: err.code,
+      ...(closeReason !== undefined ? { closeReason } : {}),
+    };
+  }
   if (err instanceof Error) return { name: err.name, message: err.message };
   return { name: 'Error', message: String(err) };
 }
 
 const KNOWN_CODES = new Set<string>(Object.values(ErrorCode));
 
-/** The far side's error as this side raises it: a TubesError with the same code and message when it was one. */
+/** The far side's error as this side raises it: a TubesError with the same code, message and close reason when it was one. */
 export function fromWireError(error: WireError): Error {
   if (error.code !== undefined && KNOWN_CODES.has(error.code)) {
-    return new TubesError(error.code as ErrorCode, error.message);
+    const { closeReason } = error;
+    return new TubesError(
+      error.code as ErrorCode,
+      error.message,
+      closeReason !== undefined ? { closeReason } : undefined,
+    );
   }
   const err = new Error(error.message);
   err.name = error.name;

@@ -15,8 +15,15 @@ import type { BackendHost, TubeBackend, TubeSpec } from './backend.ts';
 import type { TubeRegistry, TubeRegistryOptions } from './registry.ts';
 import type { Signal, SignalCallback } from './signals.ts';
 import { forwardedLogLevel, forwardLogLine } from './wire.ts';
+import { HostBridge } from './worker-bridge-host.ts';
 import { type PoolWorker, WorkerPool } from './worker-pool.ts';
-import type { WorkerMessage, WorkerStateEvent, WorkerTestHook, WorkerTubeSpec } from './worker-protocol.ts';
+import type {
+  StreamToHost,
+  WorkerMessage,
+  WorkerStateEvent,
+  WorkerTestHook,
+  WorkerTubeSpec,
+} from './worker-protocol.ts';
 import { WorkerTube } from './worker-tube.ts';
 
 /** Outcome of `channel_closed` for the tubes of a worker that died. */
@@ -33,6 +40,8 @@ export class WorkerBackend implements TubeBackend {
   readonly #workerMetrics = new Map<PoolWorker<WorkerTube>, MetricsSnapshot>();
   /** Counters of workers that exited, and observations not scraped yet. */
   readonly #kept: MetricsSnapshot = emptySnapshot();
+  /** Embedded connections (openConnection, handler mode) of the tubes in the workers. */
+  readonly #bridge: HostBridge;
 
   /** `owner`: the registry this backend serves (for the internal test hooks below). */
   constructor(owner: object, size: number, options: TubeRegistryOptions, host: BackendHost) {
@@ -40,6 +49,7 @@ export class WorkerBackend implements TubeBackend {
     this.#host = host;
     this.#hostLogger = logger;
     this.#logger = logger ?? silentLogger();
+    this.#bridge = new HostBridge(this.#logger);
     this.#pool = new WorkerPool<WorkerTube>(
       {
         size,
@@ -49,6 +59,7 @@ export class WorkerBackend implements TubeBackend {
       },
       {
         message: (worker, msg) => this.#workerOnMessage(worker, msg),
+        stream: (worker, msg) => this.#bridge.fromWorker(worker, msg),
         exit: (worker, code) => this.#workerOnExit(worker, code),
       },
     );
@@ -67,8 +78,15 @@ export class WorkerBackend implements TubeBackend {
       turnOnly: spec.turnOnly,
       enableMultiChannel: spec.enableMultiChannel,
       signals: spec.onSignal !== undefined,
+      handler: spec.onConnection !== undefined,
     };
-    const tube = new WorkerTube(worker, wire, spec.onSignal, (t) => this.#forget(t));
+    const tube = new WorkerTube(
+      worker,
+      wire,
+      { onSignal: spec.onSignal, onConnection: spec.onConnection },
+      this.#bridge,
+      (t) => this.#forget(t),
+    );
     worker.place(tube.id, tube);
     return tube;
   }
@@ -107,7 +125,10 @@ export class WorkerBackend implements TubeBackend {
     this.#host.closed(tube);
   }
 
-  #workerOnMessage(worker: PoolWorker<WorkerTube>, msg: Exclude<WorkerMessage, { id: number }>): void {
+  #workerOnMessage(
+    worker: PoolWorker<WorkerTube>,
+    msg: Exclude<WorkerMessage, { id: number } | StreamToHost>,
+  ): void {
     switch (msg.event) {
       case 'state':
         this.#applyState(worker, msg);
@@ -178,6 +199,7 @@ export class WorkerBackend implements TubeBackend {
       }
       this.#forget(tube);
     }
+    this.#bridge.workerExited(worker);
   }
 
   #deliver(cb: SignalCallback | undefined, signal: Signal): void {

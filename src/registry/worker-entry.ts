@@ -15,7 +15,10 @@ import type { ChannelSpec } from './backend.ts';
 import { LocalBackend } from './local-backend.ts';
 import type { LocalTube } from './local-tube.ts';
 import { forwardingLogger, toWireError } from './wire.ts';
+import { WorkerBridge } from './worker-bridge-entry.ts';
 import type {
+  StreamToHost,
+  StreamToWorker,
   TubeSnapshot,
   WorkerInit,
   WorkerMessage,
@@ -33,6 +36,10 @@ function send(message: WorkerMessage): void {
   port?.postMessage(message);
 }
 
+function sendStream(message: StreamToHost, transfer?: ArrayBuffer[]): void {
+  port?.postMessage(message, transfer);
+}
+
 setVerboseLogging(init.verbose);
 const logger = forwardingLogger(init.logLevel, send);
 const tubes = new Map<string, LocalTube>();
@@ -45,6 +52,9 @@ const backend = new LocalBackend(
     conversationsOf: (tubeId) => tubes.get(tubeId)?.tube.conversationIds() ?? [],
   },
 );
+
+/** Embedded connections (openConnection, handler mode) with their host streams on the calling thread. */
+const bridge = new WorkerBridge(sendStream, (tubeId) => tubes.get(tubeId));
 
 // ---- state pushed to the calling thread --------------------------------------------------------------
 
@@ -160,7 +170,7 @@ function open(spec: WorkerTubeSpec): Promise<unknown> {
   const tube = backend.open({
     ...spec,
     parsed: parseSettings(spec.settings),
-    onConnection: undefined,
+    onConnection: spec.handler ? bridge.incoming : undefined,
     // Signals also push state: the host sees e.g. 'active' before the 'connected' signal.
     onSignal: (signal) => {
       flush(false);
@@ -206,6 +216,9 @@ async function portOnMessage(req: WorkerRequest): Promise<void> {
   send(reply);
 }
 
-port.on('message', (req: WorkerRequest) => void portOnMessage(req));
+port.on('message', (msg: WorkerRequest | StreamToWorker) => {
+  if ('sid' in msg) bridge.onMessage(msg);
+  else void portOnMessage(msg);
+});
 logger?.debug({ threadId: init.index }, 'tube worker ready');
 send({ event: 'ready', pid: process.pid });

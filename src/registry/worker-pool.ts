@@ -8,7 +8,7 @@ import { type ResourceLimits, Worker } from 'node:worker_threads';
 import { ErrorCode, TubesError } from '../errors.ts';
 import { isVerbose, type Logger } from '../log.ts';
 import { fromWireError, siblingModule } from './wire.ts';
-import type { WorkerInit, WorkerMessage, WorkerRequest } from './worker-protocol.ts';
+import type { StreamToHost, WorkerInit, WorkerMessage, WorkerRequest } from './worker-protocol.ts';
 
 /** The tube worker entry next to this module (.ts from src/, .js from dist/). */
 export function workerEntry(): string {
@@ -26,8 +26,10 @@ interface Pending {
 }
 
 export interface PoolEvents<T> {
-  /** Every message that is not a reply. */
-  message(worker: PoolWorker<T>, msg: Exclude<WorkerMessage, { id: number }>): void;
+  /** Every message that is not a reply or a stream message. */
+  message(worker: PoolWorker<T>, msg: Exclude<WorkerMessage, { id: number } | StreamToHost>): void;
+  /** A stream message (embedded connections, worker-bridge.ts). */
+  stream(worker: PoolWorker<T>, msg: StreamToHost): void;
   /** The worker is gone (`exitError` says why); its unanswered calls are rejected right after. */
   exit(worker: PoolWorker<T>, code: number): void;
 }
@@ -115,6 +117,10 @@ export class PoolWorker<T> {
   }
 
   #workerOnMessage(msg: WorkerMessage, events: PoolEvents<T>): void {
+    if ('sid' in msg) {
+      events.stream(this, msg);
+      return;
+    }
     if ('event' in msg) {
       events.message(this, msg);
       return;
@@ -159,6 +165,7 @@ export class WorkerPool<T> {
     this.#slots = new Array(options.size).fill(undefined);
     this.#events = {
       message: events.message,
+      stream: events.stream,
       exit: (worker, code) => {
         if (this.#slots[worker.index] === worker) this.#slots[worker.index] = undefined;
         events.exit(worker, code);

@@ -2,7 +2,8 @@
  * Messages between a worker backend (worker-backend.ts, on the registry's thread) and a tube worker
  * (worker-entry.ts). Requests name a tube operation; replies and `ready`/`log` events are the registry's wire
  * (wire.ts). The worker also sends `signal` events per tube and `state` events: what changed in its tubes,
- * always before the reply or signal that follows the change.
+ * always before the reply or signal that follows the change. Embedded connections (openConnection, handler
+ * mode) cross as stream messages (`sid`, worker-bridge.ts), outside the request/reply scheme.
  */
 import type { MetricsSnapshot } from '../metrics/counters.ts';
 import type { IceServer } from '../webrtc/peer.ts';
@@ -10,7 +11,7 @@ import type { LiveStats } from './backend.ts';
 import type { TubeRegistryOptions } from './registry.ts';
 import type { Signal } from './signals.ts';
 import type { TubeStatus } from './tube.ts';
-import type { WireEvent, WireReply } from './wire.ts';
+import type { WireError, WireEvent, WireReply } from './wire.ts';
 
 /** A tube for a worker to start: the registry's checked arguments (settings are parsed again there). */
 export interface WorkerTubeSpec {
@@ -24,6 +25,8 @@ export interface WorkerTubeSpec {
   enableMultiChannel: boolean;
   /** Send the tube's signals (`tube-signal` events): the caller gave an onSignal. */
   signals: boolean;
+  /** Handler mode: each connection the peer opens goes to the calling thread (`incoming` stream messages). */
+  handler: boolean;
 }
 
 /** TubeHandle operations a worker runs on one of its tubes (arguments as TubeHandle's, settings unparsed). */
@@ -71,7 +74,41 @@ export interface WorkerSignalEvent {
   signal: Signal;
 }
 
-export type WorkerMessage = WireReply | WireEvent | WorkerStateEvent | WorkerSignalEvent;
+/**
+ * One embedded connection across the thread boundary. `sid` is chosen by the side that starts it (the calling
+ * thread for openConnection: > 0; the worker for a connection its handler-mode tube receives: < 0). Both
+ * directions carry `data` (a transferred ArrayBuffer), `ack` (credit: bytes the receiver consumed), `eof`
+ * (half-close) and `close` (the connection is over, with its reason; message absent = Normal without text).
+ */
+export type StreamCommon =
+  | { sid: number; t: 'data'; b: ArrayBuffer }
+  | { sid: number; t: 'ack'; n: number }
+  | { sid: number; t: 'eof' }
+  | { sid: number; t: 'close'; reason: number; message: string | undefined };
+
+/** Calling thread → worker. */
+export type StreamToWorker =
+  | StreamCommon
+  /** openConnection on a tube of this worker. */
+  | { sid: number; t: 'open'; tubeId: string; conversationId: string; tail: Uint8Array | undefined }
+  /** The open's AbortSignal fired before `opened` arrived. */
+  | { sid: number; t: 'abort' }
+  /** Handler mode: the host's handler returned (ConnectionOpened goes out) … */
+  | { sid: number; t: 'accept' }
+  /** … or threw / destroyed the stream: refused with this reason and text. */
+  | { sid: number; t: 'refuse'; reason: number; message: string };
+
+/** Worker → calling thread. */
+export type StreamToHost =
+  | StreamCommon
+  /** The open of `sid` succeeded (the peer sent ConnectionOpened). */
+  | { sid: number; t: 'opened'; connNo: number }
+  /** The open of `sid` failed (refused, channel closed, aborted). */
+  | { sid: number; t: 'failed'; error: WireError }
+  /** Handler mode: the peer opened a connection on a tube of this worker. */
+  | { sid: number; t: 'incoming'; tubeId: string; conversationId: string; connNo: number };
+
+export type WorkerMessage = WireReply | WireEvent | WorkerStateEvent | WorkerSignalEvent | StreamToHost;
 
 /** workerData of a tube worker. */
 export interface WorkerInit {

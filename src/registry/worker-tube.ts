@@ -1,19 +1,16 @@
 /**
  * One tube living in a worker, as the registry's index holds it: its operations go to the worker
  * (worker-protocol.ts); status, connection state and live stats are the ones the worker last pushed, kept
- * up to date by the worker backend (worker-backend.ts).
+ * up to date by the worker backend (worker-backend.ts). Its embedded connections (openConnection, the
+ * handler of a handler-mode tube) cross the thread boundary through the backend's HostBridge.
  */
 import type { TubeStream } from '../channel/tube-stream.ts';
-import { ErrorCode, TubesError } from '../errors.ts';
 import type { ChannelSpec, ConnectionStats, LiveStats, StartedTube, TubeHandle } from './backend.ts';
 import type { SignalCallback } from './signals.ts';
-import type { TubeStatus } from './tube.ts';
+import type { ConnectionInfo, TubeStatus } from './tube.ts';
+import type { HostBridge } from './worker-bridge-host.ts';
 import type { PoolWorker } from './worker-pool.ts';
 import type { TubeOperation, WorkerTubeSpec } from './worker-protocol.ts';
-
-/** Why a Duplex per connection needs the tube on the registry's thread. */
-export const IN_THREAD_ONLY =
-  'openConnection and onConnection need the tube on the registry thread (a registry without `workers`)';
 
 export class WorkerTube implements TubeHandle {
   readonly id: string;
@@ -23,19 +20,28 @@ export class WorkerTube implements TubeHandle {
   /** conversation → the worker's latest live stats of this tube's channel. */
   readonly stats = new Map<string, LiveStats>();
   readonly onSignal: SignalCallback | undefined;
+  /** Handler mode: runs here, on the registry's thread, for each connection the peer opens. */
+  readonly onConnection: ((stream: TubeStream, info: ConnectionInfo) => void) | undefined;
   readonly #spec: WorkerTubeSpec;
+  readonly #bridge: HostBridge;
   readonly #failed: (tube: WorkerTube) => void;
 
   constructor(
     worker: PoolWorker<WorkerTube>,
     spec: WorkerTubeSpec,
-    onSignal: SignalCallback | undefined,
+    callbacks: {
+      onSignal: SignalCallback | undefined;
+      onConnection: ((stream: TubeStream, info: ConnectionInfo) => void) | undefined;
+    },
+    bridge: HostBridge,
     failed: (tube: WorkerTube) => void,
   ) {
     this.id = spec.id;
     this.worker = worker;
     this.#spec = spec;
-    this.onSignal = onSignal;
+    this.onSignal = callbacks.onSignal;
+    this.onConnection = callbacks.onConnection;
+    this.#bridge = bridge;
     this.#failed = failed;
   }
 
@@ -98,10 +104,10 @@ export class WorkerTube implements TubeHandle {
   }
 
   openConnection(
-    _conversationId: string,
-    _signal: AbortSignal | undefined,
-    _tail: Uint8Array | undefined,
+    conversationId: string,
+    signal: AbortSignal | undefined,
+    tail: Uint8Array | undefined,
   ): Promise<TubeStream> {
-    return Promise.reject(new TubesError(ErrorCode.BAD_ARGUMENT, IN_THREAD_ONLY));
+    return this.#bridge.open(this.worker, this.id, conversationId, signal, tail);
   }
 }
