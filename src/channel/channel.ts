@@ -260,9 +260,12 @@ export class Channel {
           signal?.removeEventListener('abort', onAbort);
           if (settled) return;
           settled = true;
-          stream.off('error', swallow);
           if (signal) addAbortListener(signal, stream);
           resolve(stream);
+          // The caller's continuation runs as a microtask; a close that arrived in the same delivery emits
+          // 'error' from process.nextTick, which runs before it. Keep the guard until the caller has the
+          // stream (the error stays on stream.errored / closeReason), so a peer cannot crash the process.
+          queueMicrotask(() => stream.off('error', swallow));
         },
         failed: (reason, message) => {
           signal?.removeEventListener('abort', onAbort);

@@ -67,6 +67,11 @@ export class MemoryPort implements DataChannelPort {
     this.#held = true;
   }
 
+  /** Messages sent from this port and not delivered yet. */
+  get queued(): number {
+    return this.#outbox.length;
+  }
+
   /** Resumes automatic delivery and delivers what is queued. */
   release(): void {
     this.#held = false;

@@ -247,6 +247,25 @@ describe('embedded connections: close', () => {
     expect(err.message).toBe('target gone');
   });
 
+  it('ConnectionOpened and a non-normal CloseConnection in one delivery: no unhandled error; the caller gets the destroyed stream with the reason', async () => {
+    const p = pair((s) => {
+      s.on('error', () => {});
+      // After the handler returned (accepted): ConnectionOpened goes out first, then this close.
+      setImmediate(() => s.destroy(Object.assign(new Error('target gone'), { closeReason: 2 })));
+    });
+    p.ports.b.hold(); // ConnectionOpened and CloseConnection queue up together
+    const opening = p.offerer.openStream();
+    await until(() => p.served.length === 1 && p.ports.b.queued >= 2, 'handler answered');
+    // Both arrive in one synchronous delivery from a macrotask, as a data channel delivers: the destroy's
+    // 'error' (process.nextTick) then runs before this continuation (a microtask) could listen.
+    setImmediate(() => p.ports.b.release());
+    const client = await opening;
+    client.on('error', () => {});
+    await until(() => client.destroyed, 'client stream destroyed');
+    expect(client.closeReason).toBe(CloseConnectionReason.Timeout);
+    expect((client.errored as TubesError | null)?.closeReason).toBe(CloseConnectionReason.Timeout);
+  });
+
   it('the peer closes during a write that waits on backpressure: the write fails with the reason', async () => {
     let served: TubeStream | undefined;
     const p = pair(
