@@ -16,6 +16,7 @@ import {
 } from './patches/ice-gathering.ts';
 import { activeWeriftPatches, installWeriftPatches } from './patches/index.ts';
 import { sctpPathRecovered } from './patches/sctp-path-reset.ts';
+import { sctpPacketSize, sctpPlpmtudPathChanged } from './patches/sctp-plpmtud.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
 import { tuneUdpBuffers } from './tuning.ts';
@@ -373,10 +374,20 @@ export class Peer {
 
   /**
    * The path works again after an outage: SCTP congestion control restarts as on a new path (patch
-   * `sctp-path-reset`; nothing without the werift patches).
+   * `sctp-path-reset`) and the SCTP packet size goes back to the floor to be probed again on this path
+   * (`sctp-plpmtud`); nothing without the werift patches.
    */
   pathRecovered(): void {
     sctpPathRecovered(this.#pc);
+    sctpPlpmtudPathChanged(this.#pc);
+  }
+
+  /**
+   * Size in bytes of the SCTP packets this side sends now: werift's 1,191 until a path MTU probe proved a
+   * larger size (patch `sctp-plpmtud`). Undefined before the association exists. Diagnostics and tests.
+   */
+  get sctpPacketSize(): number | undefined {
+    return sctpPacketSize(this.#pc);
   }
 
   /** Bytes waiting in the SCTP association (queued, or sent and not yet acknowledged). Diagnostics only. */

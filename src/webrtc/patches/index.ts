@@ -21,6 +21,7 @@ import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
+import { sctpPlpmtudPatch } from './sctp-plpmtud.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
@@ -56,6 +57,7 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   sctpSackPatch,
   sctpTransmitPatch,
   sctpDataReceivePatch,
+  sctpPlpmtudPatch, // after sctp-transmit, whose T3 handler it wraps
   sctpInitRtoPatch,
   iceRecheckPatch,
   sctpPathResetPatch,
