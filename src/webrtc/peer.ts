@@ -50,6 +50,8 @@ export interface PeerOptions {
    * TUBES_WERIFT_PATCHES=0; false = stock werift.
    */
   weriftPatches?: boolean | undefined;
+  /** Patches (by name) left out when the patches are installed: benchmarks measuring one patch. */
+  weriftPatchesSkipped?: readonly string[] | undefined;
   /** Where the patch installer logs (version refusal, changed internals); silent by default. */
   logger?: Logger | undefined;
 }
@@ -260,7 +262,10 @@ export class Peer {
         : {}),
     });
     if (options.weriftPatches ?? process.env['TUBES_WERIFT_PATCHES'] !== '0') {
-      installWeriftPatches(this.#pc, { logger: options.logger ?? silentLogger() });
+      installWeriftPatches(this.#pc, {
+        logger: options.logger ?? silentLogger(),
+        skip: options.weriftPatchesSkipped,
+      });
     }
     this.#pc.onIceCandidate.subscribe((c) => {
       if (!c?.candidate) {

@@ -73,6 +73,8 @@ export interface InstallOptions {
   logger: Logger;
   /** Only these patches (by name); default all. */
   only?: readonly string[] | undefined;
+  /** Not these patches (by name). */
+  skip?: readonly string[] | undefined;
 }
 
 interface PcState {
@@ -125,6 +127,7 @@ export function installWeriftPatches(pc: RTCPeerConnection, options: InstallOpti
   };
   for (const patch of WERIFT_PATCHES) {
     if (options.only && !options.only.includes(patch.name)) continue;
+    if (options.skip?.includes(patch.name)) continue;
     patch.install(pc, ctx);
   }
   return true;
