@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { Logger } from '../../src/log.ts';
+import { crc32c } from '../../src/webrtc/patches/crc32c.ts';
 import { installWeriftPatches, weriftPatchMismatches } from '../../src/webrtc/patches/index.ts';
 import { PLPMTU_MAX, plpmtudSearchOf, sctpPacketSize } from '../../src/webrtc/patches/sctp-plpmtud.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
@@ -202,6 +203,32 @@ describe('sctp-plpmtud on live werift', () => {
       }
     });
   }
+
+  it('why the padding is inside the HEARTBEAT: stock werift rejects a packet with a PAD chunk (RFC 4820)', async () => {
+    const a = loopbackPc(true);
+    const b = loopbackPc(false);
+    await connect(a, b);
+    const stock = (
+      b as unknown as {
+        sctpTransport: { sctp: { localVerificationTag: number; handleData(d: Buffer): Promise<void> } };
+      }
+    ).sctpTransport.sctp;
+    // HEARTBEAT (8-byte info) + PAD chunk (type 0x84: "skip and continue" per RFC 9260 §3.2, for a peer that
+    // follows it)
+    const p = Buffer.alloc(12 + 12 + 8);
+    p.writeUInt16BE(5000, 0);
+    p.writeUInt16BE(5000, 2);
+    p.writeUInt32BE(stock.localVerificationTag, 4);
+    p[12] = 4;
+    p.writeUInt16BE(12, 14);
+    p.writeUInt16BE(1, 16);
+    p.writeUInt16BE(8, 18);
+    p[24] = 0x84;
+    p.writeUInt16BE(8, 26);
+    p.writeUInt32LE(crc32c(p), 8);
+    // werift's data handler does not await this promise: the rejection would be unhandled in the peer's process
+    await expect(stock.handleData(p)).rejects.toThrow('unknown');
+  });
 
   it('a path dropping datagrams over 1,300 bytes: the probe is lost, the floor stays, 4 MiB arrive byte-exact', async () => {
     const a = loopbackPc(true);
