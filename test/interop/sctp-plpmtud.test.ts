@@ -2,7 +2,8 @@
  * Patch `sctp-plpmtud` (src/webrtc/patches/sctp-plpmtud.ts) on live werift connections over loopback: tuned ↔
  * tuned probes up to a larger SCTP packet size and moves data byte-exact at that size; tuned ↔ stock werift
  * (which gets HEARTBEAT probes it echoes) still moves data intact; a path that drops datagrams above 1,300
- * bytes (the UDP impairment proxy, --max-size) keeps the floor and the data intact.
+ * bytes (the UDP impairment proxy, --max-size) keeps the floor and the data intact; a path that starts dropping
+ * them mid-connection makes the sender fall back to the floor, and data resumes intact when it heals.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -229,6 +230,36 @@ describe('sctp-plpmtud on live werift', () => {
     // werift's data handler does not await this promise: the rejection would be unhandled in the peer's process
     await expect(stock.handleData(p)).rejects.toThrow('unknown');
   });
+
+  it('black hole: big packets dropped mid-connection → back to the floor; data resumes intact when the path heals', async () => {
+    const a = loopbackPc(true);
+    const b = loopbackPc(true);
+    const cutAt = Date.now() + 5_000;
+    // datagrams above 1,300 bytes dropped from 5 s to 17 s after the proxy starts
+    const { ab, ba } = await connect(a, b, ['--max-size=1300', '--max-size-after=5', '--max-size-for=12']);
+    await waitFor(() => sctpPacketSize(a) === PLPMTU_MAX, 4_000, 'PLPMTU before the cut');
+    const got: number[] = [];
+    ba.onMessage.subscribe((m) => got.push((m as Buffer)[0] as number));
+    await new Promise((r) => setTimeout(r, Math.max(0, cutAt - Date.now()) + 500));
+    ab.send(Buffer.alloc(8192, 1)); // one 8 KiB DATA chunk: dropped, retransmitted, dropped
+    // T3 (werift's RTO ≥ 1 s) expires twice for it: the association drops back to werift's size
+    await waitFor(() => sctpPacketSize(a) === FLOOR, 10_000, 'fallback to the floor');
+    expect(plpmtudSearchOf(a)?.state).toBe('base');
+    ab.send(Buffer.alloc(8192, 2));
+    ab.send(Buffer.alloc(30_000, 3));
+    // What a black hole cannot undo: the chunk already sent at 8 KiB keeps its size (SCTP never re-fragments a
+    // sent DATA chunk) and holds the congestion window, so nothing moves until the path carries it again.
+    expect(got).toEqual([]);
+    await waitFor(() => got.length === 3, 20_000, 'all three messages after the path healed');
+    expect(got).toEqual([1, 2, 3]);
+    // until the next search (60 s later) data goes at the floor: 1,160 bytes of user data per DATA chunk
+    const sampler = largestChunkSampler(a);
+    const r = await transfer(ab, ba, 2 * 1024 * 1024, 64 * 1024);
+    expect(r.received).toBe(r.sent);
+    const largest = sampler.stop();
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThanOrEqual(1160);
+  }, 60_000);
 
   it('a path dropping datagrams over 1,300 bytes: the probe is lost, the floor stays, 4 MiB arrive byte-exact', async () => {
     const a = loopbackPc(true);
