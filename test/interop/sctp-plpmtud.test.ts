@@ -13,6 +13,7 @@ import { crc32c } from '../../src/webrtc/patches/crc32c.ts';
 import { installWeriftPatches, weriftPatchMismatches } from '../../src/webrtc/patches/index.ts';
 import { PLPMTU_MAX, plpmtudSearchOf, sctpPacketSize } from '../../src/webrtc/patches/sctp-plpmtud.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
+import { Peer } from '../../src/webrtc/peer.ts';
 import {
   type ImpairProxy,
   rewriteCandidatePort,
@@ -282,4 +283,54 @@ describe('sctp-plpmtud on live werift', () => {
       expect(r.received).toBe(r.sent);
     }
   }, 60_000);
+});
+
+describe('Peer.sctpPacketSize', () => {
+  it("reports the probed size with the patches, werift's 1,191 with weriftPatchesSkipped: [sctp-plpmtud]", async () => {
+    const mk = (skip: string[] | undefined): Peer =>
+      new Peer(
+        {
+          iceServers: [],
+          relayOnly: false,
+          hostAddresses: ['127.0.0.1'],
+          hostAddressesOnly: true,
+          ipv6: false,
+          weriftPatchesSkipped: skip,
+        },
+        { candidate: () => {}, connectionState: () => {}, dataChannel: () => {} },
+      );
+    for (const [skip, expected] of [
+      [undefined, PLPMTU_MAX],
+      [['sctp-plpmtud'], FLOOR],
+    ] as const) {
+      const a = mk(skip ? [...skip] : undefined);
+      const b = mk(skip ? [...skip] : undefined);
+      try {
+        expect(a.sctpPacketSize).toBeUndefined();
+        a.createDataChannel('x');
+        await a.createOffer();
+        await a.waitGatheringComplete(10_000, 'offer');
+        await b.setRemoteDescription(a.localSdp(), 'offer');
+        await b.createAnswer();
+        await b.waitGatheringComplete(10_000, 'answer');
+        await a.setRemoteDescription(b.localSdp(), 'answer');
+        await waitFor(
+          () => a.connectionState === 'connected' && b.connectionState === 'connected',
+          10_000,
+          'connected',
+        );
+        await waitFor(
+          () => a.sctpPacketSize === expected && b.sctpPacketSize === expected,
+          5_000,
+          `size ${expected}`,
+        );
+        // and it stays there (nothing above the floor without the patch)
+        await new Promise((r) => setTimeout(r, 200));
+        expect([a.sctpPacketSize, b.sctpPacketSize]).toEqual([expected, expected]);
+        expect(a.weriftPatches.includes('sctp-plpmtud')).toBe(skip === undefined);
+      } finally {
+        await Promise.all([a.close(), b.close()]);
+      }
+    }
+  });
 });
