@@ -11,7 +11,12 @@ import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { Logger } from '../../src/log.ts';
 import { crc32c } from '../../src/webrtc/patches/crc32c.ts';
 import { installWeriftPatches, weriftPatchMismatches } from '../../src/webrtc/patches/index.ts';
-import { PLPMTU_MAX, plpmtudSearchOf, sctpPacketSize } from '../../src/webrtc/patches/sctp-plpmtud.ts';
+import {
+  checkSctpPlpmtud,
+  PLPMTU_MAX,
+  plpmtudSearchOf,
+  sctpPacketSize,
+} from '../../src/webrtc/patches/sctp-plpmtud.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
 import { Peer } from '../../src/webrtc/peer.ts';
 import {
@@ -196,6 +201,10 @@ describe('sctp-plpmtud on live werift', () => {
       const stock = pa ? b : a;
       await waitFor(() => sctpPacketSize(tuned) === PLPMTU_MAX, 5_000, 'PLPMTU');
       expect(sctpPacketSize(stock)).toBe(FLOOR); // stock werift never probes
+      // the internals the patch relies on, as a stock werift association has them (fails when werift changes)
+      const stockSctp = (stock as unknown as { sctpTransport: { sctp: unknown } }).sctpTransport.sctp;
+      expect(checkSctpPlpmtud(stockSctp, 'sctp')).toEqual([]);
+      expect(checkSctpPlpmtud({}, 'sctp').length).toBeGreaterThan(0);
       for (const [from, to] of [
         [ab, ba],
         [ba, ab],

@@ -25,7 +25,9 @@
  * retransmitted once, travels in a packet larger than the floor, the association drops back to the floor,
  * the DATA chunks not yet sent are cut again to the floor's size (renumbered: none has been sent), and the
  * search runs again after `blackHoleRetryMs`. Chunks already sent keep their size (SCTP never re-fragments a
- * sent DATA chunk); on Linux a datagram above the local interface MTU is fragmented by the kernel.
+ * sent DATA chunk) and hold the congestion window: on a path that stopped carrying a size it had proved, the
+ * association moves nothing until the path carries that size again. Hence the caps above: the size only rises
+ * on proof, and on an Ethernet interface the one step above the floor also fits a 1,500-byte path via TURN.
  */
 import { readFileSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
