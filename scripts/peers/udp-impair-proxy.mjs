@@ -4,9 +4,12 @@
 //
 //   node udp-impair-proxy.mjs --listen=127.0.0.1:40000 --target=127.0.0.1:5000 \
 //        [--delay=50] [--jitter=5] [--loss=1] [--rate-kbps=0] [--reorder] [--duration=120]
+//        [--max-size=0] [--max-size-after=0] [--max-size-for=0]
 //
-// --loss is a percentage. Jitter keeps each direction in order unless --reorder (werift's DTLS
-// handshake does not survive reordered handshake records, so the default keeps order).
+// --max-size drops every datagram larger than that many bytes (a path MTU black hole), from --max-size-after
+// seconds after the start on (default at once), for --max-size-for seconds (default to the end). --loss is a percentage. Jitter keeps each direction in order
+// unless --reorder (werift's DTLS handshake does not survive reordered handshake records, so the default keeps
+// order).
 // Every client address that sends to --listen gets its own upstream socket (like a NAT mapping), so
 // replies from --target come back through the proxy. For ICE: advertise the proxy's address in place of
 // the target's host candidate (rewrite a=candidate in the SDP) and withhold the other side's candidates.
@@ -29,6 +32,9 @@ const jitterMs = Number(arg.jitter ?? 0);
 const lossRate = Number(arg.loss ?? 0) / 100;
 const rateBytesPerSec = (Number(arg['rate-kbps'] ?? 0) * 1000) / 8;
 const reorder = arg.reorder === 'true';
+const maxSize = Number(arg['max-size'] ?? 0);
+const maxSizeFrom = Date.now() + Number(arg['max-size-after'] ?? 0) * 1000;
+const maxSizeUntil = arg['max-size-for'] ? maxSizeFrom + Number(arg['max-size-for']) * 1000 : Infinity;
 const stats = { up: 0, down: 0, dropped: 0 };
 
 /** One direction: loss, then a departure time from delay/jitter/rate; FIFO unless reordering. */
@@ -46,7 +52,10 @@ function makeLink(name) {
     if (queue.length > 0) timer = setTimeout(pump, Math.max(1, queue[0].at - Date.now()));
   };
   return (buf, send) => {
-    if (lossRate > 0 && Math.random() < lossRate) {
+    if (
+      (lossRate > 0 && Math.random() < lossRate) ||
+      (maxSize > 0 && buf.length > maxSize && Date.now() >= maxSizeFrom && Date.now() < maxSizeUntil)
+    ) {
       stats.dropped++;
       return;
     }

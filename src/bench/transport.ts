@@ -4,6 +4,8 @@
  *   stock  — werift 0.25.2 as shipped (no patches, kernel-default UDP buffers),
  *   udp    — our Peer with `weriftPatches: false` (4 MiB UDP buffers only: the library before the patches),
  *   tuned  — our Peer as every tube uses it (UDP buffers + src/webrtc/patches),
+ *   tuned-1191 — tuned without the `sctp-plpmtud` patch (werift's fixed 1,191-byte SCTP packets); only on
+ *            request (`--stacks`), to measure that patch in the same run,
  *   ndc    — node-datachannel (libdatachannel, native; a devDependency, reference only: skipped with a note
  *            where it is not installed or cannot load).
  * Every run measures every stack, interleaved, so ratios come from the same run and the same machine state.
@@ -42,7 +44,8 @@ const HIGH_WATER = 1024 * 1024; // the tube's sendHighWater / sendLowWater
 const LOW_WATER = 256 * 1024;
 const WARMUP_BYTES = 4 * 1024 * 1024;
 const TIMEOUT_MS = 240_000;
-const STACKS = ['stock', 'udp', 'tuned', 'ndc'] as const;
+const STACKS = ['stock', 'udp', 'tuned', 'ndc', 'tuned-1191'] as const;
+const DEFAULT_STACKS = ['stock', 'udp', 'tuned', 'ndc'];
 type Stack = (typeof STACKS)[number];
 
 // ---- one end of a data channel, per stack ---------------------------------------------------------------
@@ -125,7 +128,7 @@ function portChannel(port: DataChannelPort): BenchChannel {
 }
 
 /** Our Peer, configured as the LOOPBACK registry options configure it for tubes. */
-function peerEnd(offerer: boolean, weriftPatches: boolean): BenchEnd {
+function peerEnd(offerer: boolean, weriftPatches: boolean, skipPatches?: string[]): BenchEnd {
   let resolveChannel: (c: BenchChannel) => void = () => {};
   const channel = new Promise<BenchChannel>((resolve) => {
     resolveChannel = resolve;
@@ -138,6 +141,7 @@ function peerEnd(offerer: boolean, weriftPatches: boolean): BenchEnd {
       hostAddressesOnly: true,
       ipv6: false,
       weriftPatches,
+      weriftPatchesSkipped: skipPatches,
     },
     {
       candidate: () => {},
@@ -259,6 +263,8 @@ function makeEnd(stack: Stack, offerer: boolean): Promise<BenchEnd> {
       return Promise.resolve(peerEnd(offerer, false));
     case 'tuned':
       return Promise.resolve(peerEnd(offerer, true));
+    case 'tuned-1191':
+      return Promise.resolve(peerEnd(offerer, true, ['sctp-plpmtud']));
     case 'ndc':
       return ndcEnd(offerer);
   }
@@ -640,7 +646,7 @@ async function run(values: BenchValues, ctx: BenchContext): Promise<BenchOutput>
     .split(',')
     .map(parseBytes);
   const notes = ctx.notes;
-  const asked = String(values['stacks'] ?? STACKS.join(',')).split(',');
+  const asked = String(values['stacks'] ?? DEFAULT_STACKS.join(',')).split(',');
   const unknown = asked.filter((s) => !(STACKS as readonly string[]).includes(s));
   if (unknown.length > 0)
     throw new UsageError(`--stacks: unknown ${unknown.join(', ')} (one of ${STACKS.join(', ')})`);
@@ -794,7 +800,7 @@ Options:
   --runs <n>           Runs, every stack in each (default 5)
   --bytes <n>          Bytes per transfer, K/M/G binary (default 64M; a 4 MiB warm-up comes first)
   --sizes <list>       Message sizes (default 16K,64K)
-  --stacks <list>      Stacks (default stock,udp,tuned,ndc)
+  --stacks <list>      Stacks (default stock,udp,tuned,ndc; also tuned-1191: tuned without sctp-plpmtud)
   --profile            Add a CPU-profiled tuned 64 KiB transfer and print where the time goes
   --profile-dir <dir>  Where the .cpuprofile files go (default a temporary directory)
 `,

@@ -16,6 +16,7 @@ import {
 } from './patches/ice-gathering.ts';
 import { activeWeriftPatches, installWeriftPatches, warmUpWeriftPatches } from './patches/index.ts';
 import { sctpPathRecovered } from './patches/sctp-path-reset.ts';
+import { sctpPacketSize, sctpPlpmtudPathChanged } from './patches/sctp-plpmtud.ts';
 import { installSctpReceiveGuard } from './patches/sctp-receive-guard.ts';
 import { sctpDataTransmissions } from './patches/sctp-transmit.ts';
 import { candidateAddress, filterSdpCandidates } from './sdp.ts';
@@ -50,6 +51,8 @@ export interface PeerOptions {
    * TUBES_WERIFT_PATCHES=0; false = stock werift.
    */
   weriftPatches?: boolean | undefined;
+  /** Patches (by name) left out when the patches are installed: benchmarks measuring one patch. */
+  weriftPatchesSkipped?: readonly string[] | undefined;
   /** Where the patch installer logs (version refusal, changed internals); silent by default. */
   logger?: Logger | undefined;
 }
@@ -277,7 +280,10 @@ export class Peer {
         : {}),
     });
     if (patchesEnabled(options.weriftPatches)) {
-      installWeriftPatches(this.#pc, { logger: options.logger ?? silentLogger() });
+      installWeriftPatches(this.#pc, {
+        logger: options.logger ?? silentLogger(),
+        skip: options.weriftPatchesSkipped,
+      });
     }
     this.#pc.onIceCandidate.subscribe((c) => {
       if (!c?.candidate) {
@@ -391,10 +397,20 @@ export class Peer {
 
   /**
    * The path works again after an outage: SCTP congestion control restarts as on a new path (patch
-   * `sctp-path-reset`; nothing without the werift patches).
+   * `sctp-path-reset`) and the SCTP packet size goes back to the floor to be probed again on this path
+   * (`sctp-plpmtud`); nothing without the werift patches.
    */
   pathRecovered(): void {
     sctpPathRecovered(this.#pc);
+    sctpPlpmtudPathChanged(this.#pc);
+  }
+
+  /**
+   * Size in bytes of the SCTP packets this side sends now: werift's 1,191 until a path MTU probe proved a
+   * larger size (patch `sctp-plpmtud`). Undefined before the association exists. Diagnostics and tests.
+   */
+  get sctpPacketSize(): number | undefined {
+    return sctpPacketSize(this.#pc);
   }
 
   /**

@@ -27,6 +27,7 @@ import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
 import { Peer } from '../../src/webrtc/peer.ts';
 
 const OURS = [
+  'sctp-plpmtud',
   'dtls-keyobject',
   'dtls-record',
   'sctp-sack',

@@ -23,6 +23,7 @@ import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
+import { sctpPlpmtudPatch } from './sctp-plpmtud.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
@@ -63,6 +64,7 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   sctpSackPatch,
   sctpTransmitPatch,
   sctpDataReceivePatch,
+  sctpPlpmtudPatch, // after sctp-transmit, whose T3 handler it wraps
   sctpInitRtoPatch,
   iceRecheckPatch,
   sctpPathResetPatch,
@@ -81,6 +83,8 @@ export interface InstallOptions {
   logger: Logger;
   /** Only these patches (by name); default all. */
   only?: readonly string[] | undefined;
+  /** Not these patches (by name). */
+  skip?: readonly string[] | undefined;
 }
 
 interface PcState {
@@ -133,6 +137,7 @@ export function installWeriftPatches(pc: RTCPeerConnection, options: InstallOpti
   };
   for (const patch of WERIFT_PATCHES) {
     if (options.only && !options.only.includes(patch.name)) continue;
+    if (options.skip?.includes(patch.name)) continue;
     patch.install(pc, ctx);
   }
   return true;
