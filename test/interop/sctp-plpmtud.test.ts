@@ -5,12 +5,10 @@
  * bytes (the UDP impairment proxy, --max-size) keeps the floor and the data intact; a path that starts dropping
  * them mid-connection makes the sender fall back to the floor, and data resumes intact when it heals.
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RTCDataChannel, RTCPeerConnection } from 'werift';
-import type { Logger } from '../../src/log.ts';
+import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import { crc32c } from '../../src/webrtc/patches/crc32c.ts';
-import { installWeriftPatches, weriftPatchMismatches } from '../../src/webrtc/patches/index.ts';
+import { weriftPatchMismatches } from '../../src/webrtc/patches/index.ts';
 import {
   checkSctpPlpmtud,
   PLPMTU_MAX,
@@ -19,136 +17,26 @@ import {
 } from '../../src/webrtc/patches/sctp-plpmtud.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
 import { Peer } from '../../src/webrtc/peer.ts';
-import {
-  type ImpairProxy,
-  rewriteCandidatePort,
-  startImpairProxy,
-  withoutCandidates,
-} from '../helpers/impair.ts';
 import { waitFor } from '../helpers/tubes.ts';
+import { closeLoopback, connectLoopback, loopbackPc, transfer } from '../helpers/werift-loopback.ts';
 
 /** werift 0.25.2's fixed SCTP packet size (DEFAULT_SCTP_MTU). */
 const FLOOR = 1191;
 
-const quiet: Logger = {
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-  child: () => quiet,
-};
-
-const open: RTCPeerConnection[] = [];
-const proxies: ImpairProxy[] = [];
-
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((pc) => pc.close().catch(() => {})));
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
+  await closeLoopback();
   resetVersionGuardForTests();
 });
 
-function loopbackPc(patched: boolean): RTCPeerConnection {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
-  });
-  if (patched) installWeriftPatches(pc, { logger: quiet });
-  open.push(pc);
-  return pc;
-}
-
-const loopbackSdp = (sdp: string): string =>
-  sdp
-    .split('\r\n')
-    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
-    .join('\r\n');
-
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') resolve();
-    else pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-  });
-}
-
-function opened(dc: RTCDataChannel): Promise<void> {
-  return new Promise((resolve) => {
-    if (dc.readyState === 'open') resolve();
-    else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
-  });
-}
-
-function hostPort(sdp: string): number {
-  const line = sdp.split('\r\n').find((l) => l.startsWith('a=candidate:') && l.split(' ')[4] === '127.0.0.1');
-  return Number(line?.split(' ')[5]);
-}
-
-/**
- * Connects a (offerer) and b. With `proxyArgs`, every packet crosses the UDP impairment proxy: b sees a's
- * candidate at the proxy's port, a gets no candidates from b and learns it as peer-reflexive.
- */
-async function connect(
-  a: RTCPeerConnection,
-  b: RTCPeerConnection,
-  proxyArgs?: string[],
-): Promise<{ ab: RTCDataChannel; ba: RTCDataChannel }> {
-  const ab = a.createDataChannel('bulk', { ordered: true });
-  const remote = new Promise<RTCDataChannel>((resolve) => b.onDataChannel.subscribe(resolve));
-  await a.setLocalDescription(await a.createOffer());
-  await gathered(a);
-  let offer = loopbackSdp(a.localDescription?.sdp ?? '');
-  if (proxyArgs) {
-    const proxy = await startImpairProxy(hostPort(offer), proxyArgs, 60);
-    proxies.push(proxy);
-    offer = rewriteCandidatePort(offer, '127.0.0.1', proxy.port);
+/** `total` bytes a → b, then b → a, in 64 KiB messages: each direction arrives byte-exact. */
+async function expectIntactBothWays(ab: RTCDataChannel, ba: RTCDataChannel, total: number): Promise<void> {
+  for (const [from, to] of [
+    [ab, ba],
+    [ba, ab],
+  ] as const) {
+    const r = await transfer(from, to, total, 64 * 1024);
+    expect(r.received).toBe(r.sent);
   }
-  await b.setRemoteDescription({ type: 'offer', sdp: offer });
-  await b.setLocalDescription(await b.createAnswer());
-  await gathered(b);
-  const answer = loopbackSdp(b.localDescription?.sdp ?? '');
-  await a.setRemoteDescription({ type: 'answer', sdp: proxyArgs ? withoutCandidates(answer) : answer });
-  const ba = await remote;
-  await Promise.all([opened(ab), opened(ba)]);
-  return { ab, ba };
-}
-
-/** Sends `total` random bytes in `size`-byte messages with backpressure; both sides' sha256. */
-async function transfer(
-  from: RTCDataChannel,
-  to: RTCDataChannel,
-  total: number,
-  size: number,
-): Promise<{ sent: string; received: string; bytes: number }> {
-  const hIn = createHash('sha256');
-  const hOut = createHash('sha256');
-  let received = 0;
-  const done = new Promise<void>((resolve) => {
-    const sub = to.onMessage.subscribe((m) => {
-      const b = typeof m === 'string' ? Buffer.from(m) : m;
-      hIn.update(b);
-      received += b.length;
-      if (received >= total) {
-        sub.unSubscribe();
-        resolve();
-      }
-    });
-  });
-  let sent = 0;
-  from.bufferedAmountLowThreshold = 256 * 1024;
-  const fill = (): void => {
-    while (sent < total && from.bufferedAmount < 1024 * 1024) {
-      const msg = randomBytes(Math.min(size, total - sent));
-      hOut.update(msg);
-      from.send(msg);
-      sent += msg.length;
-    }
-  };
-  const drain = from.bufferedAmountLow.subscribe(fill);
-  fill();
-  await done;
-  drain.unSubscribe();
-  return { sent: hOut.digest('hex'), received: hIn.digest('hex'), bytes: received };
 }
 
 /** Largest DATA chunk (user data bytes) the sender has outstanding, sampled while data flows. */
@@ -171,7 +59,7 @@ describe('sctp-plpmtud on live werift', () => {
   it('tuned ↔ tuned on loopback: probes up to 16 KiB packets, then 8 MiB each way arrive byte-exact', async () => {
     const a = loopbackPc(true);
     const b = loopbackPc(true);
-    const { ab, ba } = await connect(a, b);
+    const { ab, ba } = await connectLoopback(a, b);
     await waitFor(
       () => sctpPacketSize(a) === PLPMTU_MAX && sctpPacketSize(b) === PLPMTU_MAX,
       5_000,
@@ -196,7 +84,7 @@ describe('sctp-plpmtud on live werift', () => {
     it(`${label}: the stock side answers the probes (16 KiB both ways), 4 MiB each way byte-exact`, async () => {
       const a = loopbackPc(pa);
       const b = loopbackPc(pb);
-      const { ab, ba } = await connect(a, b);
+      const { ab, ba } = await connectLoopback(a, b);
       const tuned = pa ? a : b;
       const stock = pa ? b : a;
       await waitFor(() => sctpPacketSize(tuned) === PLPMTU_MAX, 5_000, 'PLPMTU');
@@ -205,20 +93,14 @@ describe('sctp-plpmtud on live werift', () => {
       const stockSctp = (stock as unknown as { sctpTransport: { sctp: unknown } }).sctpTransport.sctp;
       expect(checkSctpPlpmtud(stockSctp, 'sctp')).toEqual([]);
       expect(checkSctpPlpmtud({}, 'sctp').length).toBeGreaterThan(0);
-      for (const [from, to] of [
-        [ab, ba],
-        [ba, ab],
-      ] as const) {
-        const r = await transfer(from, to, 4 * 1024 * 1024, 64 * 1024);
-        expect(r.received).toBe(r.sent);
-      }
+      await expectIntactBothWays(ab, ba, 4 * 1024 * 1024);
     });
   }
 
   it('why the padding is inside the HEARTBEAT: stock werift rejects a packet with a PAD chunk (RFC 4820)', async () => {
     const a = loopbackPc(true);
     const b = loopbackPc(false);
-    await connect(a, b);
+    await connectLoopback(a, b);
     const stock = (
       b as unknown as {
         sctpTransport: { sctp: { localVerificationTag: number; handleData(d: Buffer): Promise<void> } };
@@ -246,7 +128,9 @@ describe('sctp-plpmtud on live werift', () => {
     const b = loopbackPc(true);
     const cutAt = Date.now() + 5_000;
     // datagrams above 1,300 bytes dropped from 5 s to 17 s after the proxy starts
-    const { ab, ba } = await connect(a, b, ['--max-size=1300', '--max-size-after=5', '--max-size-for=12']);
+    const { ab, ba } = await connectLoopback(a, b, {
+      proxyArgs: ['--max-size=1300', '--max-size-after=5', '--max-size-for=12'],
+    });
     await waitFor(() => sctpPacketSize(a) === PLPMTU_MAX, 4_000, 'PLPMTU before the cut');
     const got: number[] = [];
     ba.onMessage.subscribe((m) => got.push((m as Buffer)[0] as number));
@@ -274,7 +158,7 @@ describe('sctp-plpmtud on live werift', () => {
   it('a path dropping datagrams over 1,300 bytes: the probe is lost, the floor stays, 4 MiB arrive byte-exact', async () => {
     const a = loopbackPc(true);
     const b = loopbackPc(true);
-    const { ab, ba } = await connect(a, b, ['--max-size=1300']);
+    const { ab, ba } = await connectLoopback(a, b, { proxyArgs: ['--max-size=1300'] });
     // every probe size (first 1,376) is dropped: after maxProbes × probe timer the search gives up
     await waitFor(
       () =>
@@ -284,13 +168,7 @@ describe('sctp-plpmtud on live werift', () => {
     );
     expect(sctpPacketSize(a)).toBe(FLOOR);
     expect(sctpPacketSize(b)).toBe(FLOOR);
-    for (const [from, to] of [
-      [ab, ba],
-      [ba, ab],
-    ] as const) {
-      const r = await transfer(from, to, 4 * 1024 * 1024, 64 * 1024);
-      expect(r.received).toBe(r.sent);
-    }
+    await expectIntactBothWays(ab, ba, 4 * 1024 * 1024);
   }, 60_000);
 });
 

@@ -3,9 +3,9 @@
  * arity they rely on (these tests fail when werift's internals move), the version guard, that every patch is
  * in force after connecting, and that data still flows byte-exact between patched and stock peers.
  */
-import { createHash, KeyObject, randomBytes } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RTCDataChannel, RTCPeerConnection } from 'werift';
+import type { RTCDataChannel, RTCPeerConnection } from 'werift';
 import type { Logger } from '../../src/log.ts';
 import { crc32c } from '../../src/webrtc/patches/crc32c.ts';
 import { checkAeadCipher } from '../../src/webrtc/patches/dtls-keyobject.ts';
@@ -25,6 +25,7 @@ import { checkSctp } from '../../src/webrtc/patches/sctp-sack.ts';
 import { checkSctpSender, SharedFlush } from '../../src/webrtc/patches/sctp-transmit.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
 import { Peer } from '../../src/webrtc/peer.ts';
+import { closeLoopback, connectLoopback, loopbackPc, transfer } from '../helpers/werift-loopback.ts';
 
 const OURS = [
   'sctp-plpmtud',
@@ -57,95 +58,6 @@ function captureLogger(lines: Captured[]): Logger {
     child: () => logger,
   };
   return logger;
-}
-
-const open: RTCPeerConnection[] = [];
-
-function loopbackPc(patched: boolean, logger: Logger = captureLogger([])): RTCPeerConnection {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
-  });
-  if (patched) installWeriftPatches(pc, { logger });
-  open.push(pc);
-  return pc;
-}
-
-const loopbackSdp = (sdp: string): string =>
-  sdp
-    .split('\r\n')
-    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
-    .join('\r\n');
-
-function gathered(pc: RTCPeerConnection): Promise<void> {
-  return new Promise((resolve) => {
-    if (pc.iceGatheringState === 'complete') resolve();
-    else pc.iceGatheringStateChange.subscribe((s) => s === 'complete' && resolve());
-  });
-}
-
-function opened(dc: RTCDataChannel): Promise<void> {
-  return new Promise((resolve) => {
-    if (dc.readyState === 'open') resolve();
-    else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
-  });
-}
-
-async function connect(
-  a: RTCPeerConnection,
-  b: RTCPeerConnection,
-): Promise<{ ab: RTCDataChannel; ba: RTCDataChannel }> {
-  const ab = a.createDataChannel('bulk', { ordered: true });
-  const remote = new Promise<RTCDataChannel>((resolve) => b.onDataChannel.subscribe(resolve));
-  await a.setLocalDescription(await a.createOffer());
-  await gathered(a);
-  await b.setRemoteDescription({ type: 'offer', sdp: loopbackSdp(a.localDescription?.sdp ?? '') });
-  await b.setLocalDescription(await b.createAnswer());
-  await gathered(b);
-  await a.setRemoteDescription({ type: 'answer', sdp: loopbackSdp(b.localDescription?.sdp ?? '') });
-  const ba = await remote;
-  await Promise.all([opened(ab), opened(ba)]);
-  return { ab, ba };
-}
-
-/** Sends `total` random bytes in `size`-byte messages with backpressure; resolves with both sides' sha256. */
-async function transfer(
-  from: RTCDataChannel,
-  to: RTCDataChannel,
-  total: number,
-  size: number,
-): Promise<{ sent: string; received: string; bytes: number }> {
-  const hIn = createHash('sha256');
-  const hOut = createHash('sha256');
-  let received = 0;
-  const done = new Promise<void>((resolve) => {
-    const sub = to.onMessage.subscribe((m) => {
-      const b = typeof m === 'string' ? Buffer.from(m) : m;
-      hIn.update(b);
-      received += b.length;
-      if (received >= total) {
-        sub.unSubscribe();
-        resolve();
-      }
-    });
-  });
-  let sent = 0;
-  from.bufferedAmountLowThreshold = 256 * 1024;
-  const fill = (): void => {
-    while (sent < total && from.bufferedAmount < 1024 * 1024) {
-      const msg = randomBytes(Math.min(size, total - sent));
-      hOut.update(msg);
-      from.send(msg);
-      sent += msg.length;
-    }
-  };
-  const drain = from.bufferedAmountLow.subscribe(fill);
-  fill();
-  await done;
-  drain.unSubscribe();
-  return { sent: hOut.digest('hex'), received: hIn.digest('hex'), bytes: received };
 }
 
 /** werift 0.25.2's delayed-SACK timer (SCTP_SACK_DELAY_MS in werift's sctp.ts). */
@@ -210,7 +122,7 @@ async function pingAckDelays(
 }
 
 afterEach(async () => {
-  await Promise.all(open.splice(0).map((pc) => pc.close().catch(() => {})));
+  await closeLoopback();
   resetVersionGuardForTests();
 });
 
@@ -223,7 +135,7 @@ describe('werift internals the patches rely on (fail when werift changes)', () =
   it('exact paths, method names and arity on a connected stock pair', async () => {
     const a = loopbackPc(false);
     const b = loopbackPc(false);
-    await connect(a, b);
+    await connectLoopback(a, b);
     for (const pc of [a, b]) {
       const internals = pc as unknown as {
         dtlsTransports: {
@@ -331,7 +243,7 @@ describe('version guard', () => {
     expect(warnings[0]?.msg).toContain('werift patches refused');
     expect(warnings[0]?.msg).toContain('0.99.0');
     expect(warnings[0]?.msg).toContain(PINNED_WERIFT_VERSION);
-    await connect(a, b);
+    await connectLoopback(a, b);
     expect(activeWeriftPatches(a)).toEqual([]);
     const cipher = (
       a as unknown as { dtlsTransports: { dtls: { cipher: { cipher: Record<string, unknown> } } }[] }
@@ -344,7 +256,7 @@ describe('werift internals the resilience code relies on', () => {
   it('ICE transports and the SCTP association have the shape ice-recheck and sctp-path-reset expect', async () => {
     const a = loopbackPc(false);
     const b = loopbackPc(false);
-    await connect(a, b);
+    await connectLoopback(a, b);
     const transports = (a as unknown as { iceTransports: unknown[] }).iceTransports;
     expect(transports.length).toBeGreaterThan(0);
     expect(transports.flatMap((t, i) => checkIceTransport(t, `iceTransports[${i}]`))).toEqual([]);
@@ -358,7 +270,7 @@ describe('werift internals the resilience code relies on', () => {
   it('werift SCTP never gives up during an outage: T3 expiry neither aborts, closes nor backs off the RTO', async () => {
     const a = loopbackPc(false);
     const b = loopbackPc(false);
-    await connect(a, b);
+    await connectLoopback(a, b);
     const sctp = (a as unknown as { sctpTransport: { sctp: Record<string, unknown> } }).sctpTransport.sctp;
     const t3 = String(sctp['timer3Expired']);
     expect(t3).toContain('retransmit');
@@ -368,7 +280,7 @@ describe('werift internals the resilience code relies on', () => {
   it('sctp-path-reset restores slow start toward the peer window after a blackout collapsed ssthresh', async () => {
     const a = loopbackPc(true);
     const b = loopbackPc(true);
-    await connect(a, b);
+    await connectLoopback(a, b);
     const sctp = (a as unknown as { sctpTransport: { sctp: Record<string, number> } }).sctpTransport.sctp;
     sctp['ssthresh'] = 4 * (sctp['maxPayloadSize'] as number);
     sctp['cwnd'] = sctp['maxPayloadSize'] as number;
@@ -385,7 +297,7 @@ describe('patched werift', () => {
     for (const n of OURS) expect(names).toContain(n);
     const a = loopbackPc(true);
     const b = loopbackPc(true);
-    await connect(a, b);
+    await connectLoopback(a, b);
     for (const pc of [a, b]) {
       expect(activeWeriftPatches(pc)).toEqual(expect.arrayContaining(OURS));
       expect(weriftPatchMismatches(pc).size).toBe(0);
@@ -414,7 +326,7 @@ describe('patched werift', () => {
     it(`${label}: 8 MiB in 16 KiB and 64 KiB messages arrive byte-exact, and back`, async () => {
       const a = loopbackPc(pa);
       const b = loopbackPc(pb);
-      const { ab, ba } = await connect(a, b);
+      const { ab, ba } = await connectLoopback(a, b);
       for (const size of [16 * 1024, 64 * 1024]) {
         const r = await transfer(ab, ba, 4 * 1024 * 1024, size);
         expect(r.bytes).toBe(4 * 1024 * 1024);

@@ -11,8 +11,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type RTCDataChannel, RTCPeerConnection } from 'werift';
-import type { Logger } from '../../src/log.ts';
+import type { RTCPeerConnection } from 'werift';
 import {
   CERTIFICATE_ROTATE_DAYS,
   CERTIFICATE_VALID_DAYS,
@@ -43,7 +42,6 @@ import {
 import { checkIceTransport, iceEarlyStats } from '../../src/webrtc/patches/ice-connect-on-nomination.ts';
 import {
   activeWeriftPatches,
-  installWeriftPatches,
   warmUpWeriftPatches,
   weriftPatchMismatches,
 } from '../../src/webrtc/patches/index.ts';
@@ -52,6 +50,7 @@ import {
   MIN_T1_SECONDS,
   t1ForIceRtt,
 } from '../../src/webrtc/patches/sctp-t1-from-ice-rtt.ts';
+import { closeLoopback, connectLoopback, loopbackPc } from '../helpers/werift-loopback.ts';
 
 const SETUP_PATCHES = [
   'ice-connect-on-nomination',
@@ -63,68 +62,13 @@ const SETUP_PATCHES = [
   'dtls-certificate',
 ];
 
-const silent: Logger = {
-  debug: () => {},
-  info: () => {},
-  warn: () => {},
-  error: () => {},
-  child: () => silent,
-};
-
-const open: RTCPeerConnection[] = [];
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((pc) => pc.close().catch(() => {})));
-});
-
-function loopbackPc(patched: boolean): RTCPeerConnection {
-  const pc = new RTCPeerConnection({
-    iceServers: [],
-    iceAdditionalHostAddresses: ['127.0.0.1'],
-    iceUseIpv6: false,
-    iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
-  });
-  if (patched) installWeriftPatches(pc, { logger: silent });
-  open.push(pc);
-  return pc;
-}
-
-const loopbackSdp = (sdp: string): string =>
-  sdp
-    .split('\r\n')
-    .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
-    .join('\r\n');
-
-function opened(dc: RTCDataChannel): Promise<void> {
-  return new Promise((resolve) => {
-    if (dc.readyState === 'open') resolve();
-    else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
-  });
-}
+afterEach(closeLoopback);
 
 type Internals = {
   iceTransports: { connection: Record<string, unknown> & { send: (data: Buffer) => Promise<void> } }[];
   dtlsTransports: (Record<string, unknown> & { dtls?: Record<string, unknown>; state: string })[];
 };
 const internals = (pc: RTCPeerConnection): Internals => pc as unknown as Internals;
-
-/** Offer/answer between a (offerer, DTLS server) and b (answerer, DTLS client); `beforeAnswer` sees b first. */
-async function connect(
-  a: RTCPeerConnection,
-  b: RTCPeerConnection,
-  beforeConnect?: () => void,
-): Promise<{ ab: RTCDataChannel; ba: RTCDataChannel; ms: number }> {
-  const ab = a.createDataChannel('bulk', { ordered: true });
-  const remote = new Promise<RTCDataChannel>((resolve) => b.onDataChannel.subscribe(resolve));
-  await a.setLocalDescription(await a.createOffer());
-  await b.setRemoteDescription({ type: 'offer', sdp: loopbackSdp(a.localDescription?.sdp ?? '') });
-  await b.setLocalDescription(await b.createAnswer());
-  beforeConnect?.();
-  const t0 = performance.now();
-  await a.setRemoteDescription({ type: 'answer', sdp: loopbackSdp(b.localDescription?.sdp ?? '') });
-  const ba = await remote;
-  await Promise.all([opened(ab), opened(ba)]);
-  return { ab, ba, ms: performance.now() - t0 };
-}
 
 /** Makes `pc` drop the first datagram it sends that `match` selects; resolves the time it was dropped. */
 function dropFirst(
@@ -150,15 +94,17 @@ describe('werift internals the set-up patches rely on (fail when werift changes)
     const a = loopbackPc(false);
     const b = loopbackPc(false);
     let checked = false;
-    await connect(a, b, () => {
-      // before connecting: what ice-connect-on-nomination, dtls-start-now and dtls-no-srtp hook
-      const ia = internals(a);
-      expect(ia.iceTransports).toHaveLength(1);
-      expect(checkIceTransport(ia.iceTransports[0], 'ice')).toEqual([]);
-      expect(checkDtlsStartTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
-      expect(checkSrtpTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
-      expect(checkSecureManager((a as unknown as { secureManager: unknown }).secureManager)).toEqual([]);
-      checked = true;
+    await connectLoopback(a, b, {
+      beforeAnswer: () => {
+        // before connecting: what ice-connect-on-nomination, dtls-start-now and dtls-no-srtp hook
+        const ia = internals(a);
+        expect(ia.iceTransports).toHaveLength(1);
+        expect(checkIceTransport(ia.iceTransports[0], 'ice')).toEqual([]);
+        expect(checkDtlsStartTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
+        expect(checkSrtpTransport(ia.dtlsTransports[0], 'dtls')).toEqual([]);
+        expect(checkSecureManager((a as unknown as { secureManager: unknown }).secureManager)).toEqual([]);
+        checked = true;
+      },
     });
     expect(checked).toBe(true);
     // the sockets werift created in start(), and the round trip ICE measured on the nominated pair
@@ -290,7 +236,7 @@ describe('dtls-certificate: the process certificate', () => {
     const a = loopbackPc(true);
     const b = loopbackPc(true);
     const before = { ...nativeX25519Stats };
-    await connect(a, b);
+    await connectLoopback(a, b);
     const cert = dtlsCertificate();
     for (const [pc, peer] of [
       [a, b],
@@ -315,7 +261,7 @@ describe('set-up patches on a connected pair', () => {
     const skippedBefore = srtpSkipStats.skipped;
     const a = loopbackPc(true);
     const b = loopbackPc(true);
-    await connect(a, b);
+    await connectLoopback(a, b);
     for (const pc of [a, b]) {
       expect(activeWeriftPatches(pc)).toEqual(expect.arrayContaining(SETUP_PATCHES));
       expect(weriftPatchMismatches(pc).size).toBe(0);
@@ -335,7 +281,7 @@ describe('set-up patches on a connected pair', () => {
     ] as const) {
       const a = loopbackPc(pa);
       const b = loopbackPc(pb);
-      const { ab, ba } = await connect(a, b);
+      const { ab, ba } = await connectLoopback(a, b);
       const got = new Promise<string>((resolve) => ba.onMessage.subscribe((m) => resolve(String(m))));
       ab.send(Buffer.from('hello'));
       expect(await got).toBe('hello');
@@ -347,8 +293,10 @@ describe('set-up patches on a connected pair', () => {
     const b = loopbackPc(true);
     let drop: { dropped: () => number | undefined } | undefined;
     const clientHello = (d: Buffer): boolean => d[0] === 22 && d[13] === 1;
-    const { ms } = await connect(a, b, () => {
-      drop = dropFirst(b, clientHello);
+    const { ms } = await connectLoopback(a, b, {
+      beforeAnswer: () => {
+        drop = dropFirst(b, clientHello);
+      },
     });
     expect(drop?.dropped()).toBeDefined();
     const socket = internals(b).dtlsTransports[0]?.dtls;
@@ -365,8 +313,10 @@ describe('set-up patches on a connected pair', () => {
     let drop: { dropped: () => number | undefined } | undefined;
     // The offerer's first application-data record after the handshake is the SCTP INIT.
     const appData = (d: Buffer): boolean => d[0] === 23;
-    const { ms } = await connect(a, b, () => {
-      drop = dropFirst(a, appData);
+    const { ms } = await connectLoopback(a, b, {
+      beforeAnswer: () => {
+        drop = dropFirst(a, appData);
+      },
     });
     expect(drop?.dropped()).toBeDefined();
     expect(activeWeriftPatches(a)).toContain('sctp-t1-from-ice-rtt');
