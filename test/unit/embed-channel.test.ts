@@ -6,68 +6,21 @@
  */
 import { once } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel } from '../../src/channel/channel.ts';
 import type { TubeStream } from '../../src/channel/tube-stream.ts';
 import type { ChannelLimits } from '../../src/channel/types.ts';
 import { ErrorCode, TubesError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/log.ts';
-import { MetricsSink } from '../../src/metrics/counters.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
 import { settle, until } from '../helpers/channel-harness.ts';
-import { type MemoryPortPair, memoryPortPair } from '../helpers/memory-port.ts';
+import { type ChannelPair, channelPair, closeChannelPairs } from '../helpers/channel-pair.ts';
 
-interface Pair {
-  ports: MemoryPortPair;
-  offerer: Channel;
-  gateway: Channel;
-  /** Streams the gateway's handler received, in order. */
-  served: TubeStream[];
-  gatewaySink: MetricsSink;
-  offererSink: MetricsSink;
-}
+afterEach(closeChannelPairs);
 
-let open: Pair[] = [];
-afterEach(() => {
-  for (const p of open) {
-    p.offerer.close(CloseConnectionReason.Normal);
-    p.gateway.close(CloseConnectionReason.Normal);
-    p.ports.a.close();
-  }
-  open = [];
-});
-
+/** The gateway echoes by default. */
 function pair(
   handler: (stream: TubeStream, connNo: number) => void = (s) => void s.pipe(s),
   limits?: Partial<ChannelLimits>,
-): Pair {
-  const ports = memoryPortPair('conv-embed', 65536);
-  const served: TubeStream[] = [];
-  const offererSink = new MetricsSink();
-  const gatewaySink = new MetricsSink();
-  const common = {
-    logger: silentLogger(),
-    verbose: false,
-    limits: { keepaliveIntervalMs: 0, ...limits },
-    onEnd: () => {},
-    onPeerTimeout: () => {},
-    onOpen: () => {},
-    onTransportClose: () => {},
-  };
-  const offerer = new Channel({ ...common, port: ports.a, role: 'server', observer: offererSink });
-  const gateway = new Channel({
-    ...common,
-    port: ports.b,
-    role: 'client',
-    observer: gatewaySink,
-    handler: (stream, connNo) => {
-      served.push(stream);
-      handler(stream, connNo);
-    },
-  });
-  ports.open();
-  const p = { ports, offerer, gateway, served, offererSink, gatewaySink };
-  open.push(p);
-  return p;
+): ChannelPair {
+  return channelPair('conv-embed', handler, limits);
 }
 
 /** Resolves on 'close' (unlike events.once, an 'error' before it does not reject). */

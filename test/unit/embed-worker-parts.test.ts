@@ -5,66 +5,19 @@
  * Two real Channels over the in-memory port pair, as test/unit/embed-channel.test.ts.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Channel } from '../../src/channel/channel.ts';
 import { DeferredAccept, type TubeStream } from '../../src/channel/tube-stream.ts';
 import type { ChannelLimits } from '../../src/channel/types.ts';
 import { ErrorCode, TubesError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/log.ts';
-import { MetricsSink } from '../../src/metrics/counters.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
 import { fromWireError, toWireError } from '../../src/registry/wire.ts';
 import { transferable } from '../../src/registry/worker-bridge.ts';
 import { settle, until } from '../helpers/channel-harness.ts';
-import { type MemoryPortPair, memoryPortPair } from '../helpers/memory-port.ts';
+import { type ChannelPair, channelPair, closeChannelPairs } from '../helpers/channel-pair.ts';
 
-interface Pair {
-  ports: MemoryPortPair;
-  offerer: Channel;
-  gateway: Channel;
-  served: TubeStream[];
-  gatewaySink: MetricsSink;
-  offererSink: MetricsSink;
-}
+afterEach(closeChannelPairs);
 
-let open: Pair[] = [];
-afterEach(() => {
-  for (const p of open) {
-    p.offerer.close(CloseConnectionReason.Normal);
-    p.gateway.close(CloseConnectionReason.Normal);
-    p.ports.a.close();
-  }
-  open = [];
-});
-
-function pair(handler: (stream: TubeStream) => unknown, limits?: Partial<ChannelLimits>): Pair {
-  const ports = memoryPortPair('conv-deferred', 65536);
-  const served: TubeStream[] = [];
-  const offererSink = new MetricsSink();
-  const gatewaySink = new MetricsSink();
-  const common = {
-    logger: silentLogger(),
-    verbose: false,
-    limits: { keepaliveIntervalMs: 0, ...limits },
-    onEnd: () => {},
-    onPeerTimeout: () => {},
-    onOpen: () => {},
-    onTransportClose: () => {},
-  };
-  const offerer = new Channel({ ...common, port: ports.a, role: 'server', observer: offererSink });
-  const gateway = new Channel({
-    ...common,
-    port: ports.b,
-    role: 'client',
-    observer: gatewaySink,
-    handler: (stream) => {
-      served.push(stream);
-      return handler(stream) as undefined;
-    },
-  });
-  ports.open();
-  const p = { ports, offerer, gateway, served, offererSink, gatewaySink };
-  open.push(p);
-  return p;
+function pair(handler: (stream: TubeStream) => unknown, limits?: Partial<ChannelLimits>): ChannelPair {
+  return channelPair('conv-deferred', handler, limits);
 }
 
 function deferred(): { accept: DeferredAccept; resolve(): void; reject(err: Error): void } {
