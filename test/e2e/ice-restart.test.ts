@@ -1,115 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isTubesError } from '../../src/errors.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
-import {
-  type Clock,
-  DEFAULT_ICE_RESTART,
-  type IceRestartOptions,
-  type RestartHost,
-  RestartMachine,
-  resolveIceRestartOptions,
-} from '../../src/registry/ice-restart.ts';
+import { resolveIceRestartOptions } from '../../src/registry/ice-restart.ts';
 import { activeNetworkPollers, addressFingerprint, watchNetwork } from '../../src/registry/network-watch.ts';
+import { restartHarness, traffic } from '../helpers/restart-harness.ts';
 import { connect, echoServer, pumpAndCollect, tubePair } from '../helpers/tubes.ts';
-
-/** A clock whose time only moves when the test says so. */
-class FakeClock implements Clock {
-  t = 0;
-  #next = 1;
-  readonly #timers = new Map<number, { at: number; fn: () => void; every?: number }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.t + ms, fn });
-    return id;
-  }
-  clearTimeout(id: unknown): void {
-    this.#timers.delete(id as number);
-  }
-  setInterval(fn: () => void, ms: number): number {
-    const id = this.#next++;
-    this.#timers.set(id, { at: this.t + ms, fn, every: ms });
-    return id;
-  }
-  clearInterval(id: unknown): void {
-    this.#timers.delete(id as number);
-  }
-  /** Advances time in small steps, firing due timers in order. */
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      let nextId: number | undefined;
-      let nextAt = Number.POSITIVE_INFINITY;
-      for (const [id, timer] of this.#timers) {
-        if (timer.at < nextAt) {
-          nextAt = timer.at;
-          nextId = id;
-        }
-      }
-      if (nextId === undefined || nextAt > end) break;
-      const timer = this.#timers.get(nextId) as { at: number; fn: () => void; every?: number };
-      this.t = nextAt;
-      if (timer.every !== undefined) timer.at += timer.every;
-      else this.#timers.delete(nextId);
-      timer.fn();
-      await Promise.resolve();
-      await Promise.resolve();
-    }
-    this.t = end;
-  }
-}
-
-interface Harness {
-  clock: FakeClock;
-  machine: RestartMachine;
-  events: string[];
-  mark: { value: number };
-  acked: { value: number };
-  offers: number;
-  closed: { reason: number; why: string } | undefined;
-}
-
-function harness(initiator: boolean, options: Partial<IceRestartOptions> = {}, failOffer = false): Harness {
-  const clock = new FakeClock();
-  const h = {
-    clock,
-    events: [] as string[],
-    mark: { value: 0 },
-    acked: { value: 0 },
-    offers: 0,
-    closed: undefined,
-  } as Harness;
-  const host: RestartHost = {
-    initiator,
-    activityMarks: () => [h.mark.value, h.acked.value],
-    report: (s) => h.events.push(`${Math.round(clock.t)} ${s}`),
-    restart: async () => {
-      h.offers++;
-      h.events.push(`${Math.round(clock.t)} offer`);
-      if (failOffer) throw new Error('no offer');
-    },
-    giveUp: (reason, why) => {
-      h.closed = { reason, why };
-      h.events.push(`${Math.round(clock.t)} close ${reason}`);
-    },
-    log: () => {},
-  };
-  h.machine = new RestartMachine({ ...DEFAULT_ICE_RESTART, ...options }, host, clock);
-  h.machine.start();
-  return h;
-}
-
-/** Both directions progress every `everyMs` while `until` has not passed (only inbound with `oneWay`). */
-function traffic(h: Harness, from: number, until: number, everyMs = 200, oneWay = false): void {
-  for (let t = from; t < until; t += everyMs) {
-    h.clock.setTimeout(() => {
-      h.mark.value++;
-      if (!oneWay) h.acked.value++;
-    }, t - h.clock.t);
-  }
-}
 
 describe('RestartMachine', () => {
   const saved = { ...process.env };
@@ -118,7 +13,7 @@ describe('RestartMachine', () => {
   });
 
   it('silence → lost within lossAfterMs (+ one poll), restart after the Disconnected wait, recovery on activity', async () => {
-    const h = harness(true);
+    const h = restartHarness(true);
     traffic(h, 0, 5_000);
     await h.clock.advance(5_000);
     expect(h.events).toEqual([]);
@@ -140,7 +35,7 @@ describe('RestartMachine', () => {
   });
 
   it('werift failed → restart at once; a short outage repaired by SCTP needs no restart', async () => {
-    const h = harness(true);
+    const h = restartHarness(true);
     traffic(h, 0, 1_000);
     await h.clock.advance(1_000);
     h.machine.iceState('failed');
@@ -148,7 +43,7 @@ describe('RestartMachine', () => {
     await h.clock.advance(0);
     expect(h.offers).toBe(1);
 
-    const g = harness(true);
+    const g = restartHarness(true);
     traffic(g, 0, 1_000);
     traffic(g, 4_200, 6_000); // back after 3.2 s: lost at ~4 s, back before the 2 s wait ends
     await g.clock.advance(6_000);
@@ -158,7 +53,7 @@ describe('RestartMachine', () => {
   });
 
   it('answerer: reports loss and recovery but never offers (no glare between two tubes)', async () => {
-    const h = harness(false);
+    const h = restartHarness(false);
     await h.clock.advance(10_000);
     h.machine.iceState('failed');
     h.machine.networkChanged();
@@ -172,7 +67,7 @@ describe('RestartMachine', () => {
   });
 
   it('failed restarts back off 1, 2, 4 s; one in flight; give-up closes with ConnectionFailed when the peer answered', async () => {
-    const h = harness(true);
+    const h = restartHarness(true);
     await h.clock.advance(3_000); // lost at 3 s
     await h.clock.advance(2_000); // first offer at 5 s
     expect(h.offers).toBe(1);
@@ -197,7 +92,7 @@ describe('RestartMachine', () => {
   });
 
   it('one direction dead (we hear the peer, it does not acknowledge us) is a loss too; unwatched marks are ignored', async () => {
-    const h = harness(true);
+    const h = restartHarness(true);
     traffic(h, 0, 10_000, 200, true);
     await h.clock.advance(4_000);
     expect(h.events).toEqual(['3000 disconnected']);
@@ -205,7 +100,7 @@ describe('RestartMachine', () => {
     await h.clock.advance(1_000);
     expect(h.events).toEqual(['3000 disconnected', '4250 connected']);
 
-    const g = harness(true);
+    const g = restartHarness(true);
     g.acked.value = Number.NaN; // e.g. werift's association not reachable: only the inbound mark counts
     traffic(g, 0, 10_000, 200, true);
     await g.clock.advance(10_000);
@@ -213,7 +108,7 @@ describe('RestartMachine', () => {
   });
 
   it('no answer within answerTimeoutMs → Timeout', async () => {
-    const h = harness(true, { answerTimeoutMs: 4_000 });
+    const h = restartHarness(true, { answerTimeoutMs: 4_000 });
     await h.clock.advance(5_000);
     expect(h.offers).toBe(1);
     await h.clock.advance(4_000);
@@ -221,7 +116,7 @@ describe('RestartMachine', () => {
   });
 
   it('nothing heard from the peer (answerer) → ConnectionLost after giveUpAfterMs', async () => {
-    const h = harness(false, { giveUpAfterMs: 10_000 });
+    const h = restartHarness(false, { giveUpAfterMs: 10_000 });
     await h.clock.advance(3_000);
     await h.clock.advance(9_999);
     expect(h.closed).toBeUndefined();
@@ -230,7 +125,7 @@ describe('RestartMachine', () => {
   });
 
   it('the breaker stops restarts after maxRestarts within the window', async () => {
-    const h = harness(true, { maxRestarts: 2, giveUpAfterMs: 1e9, checkTimeoutMs: 1_000 });
+    const h = restartHarness(true, { maxRestarts: 2, giveUpAfterMs: 1e9, checkTimeoutMs: 1_000 });
     await h.clock.advance(5_000);
     for (let i = 0; i < 5; i++) {
       h.machine.answered();
@@ -240,14 +135,14 @@ describe('RestartMachine', () => {
   });
 
   it('an offer that cannot be made is retried with backoff', async () => {
-    const h = harness(true, { giveUpAfterMs: 1e9 }, true);
+    const h = restartHarness(true, { giveUpAfterMs: 1e9 }, true);
     await h.clock.advance(5_000);
     await h.clock.advance(8_000);
     expect(h.offers).toBeGreaterThanOrEqual(3);
   });
 
   it('a local network change restarts at once (initiator)', async () => {
-    const h = harness(true);
+    const h = restartHarness(true);
     traffic(h, 0, 2_000);
     await h.clock.advance(1_000);
     h.machine.networkChanged();

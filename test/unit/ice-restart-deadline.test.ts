@@ -5,104 +5,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
-import {
-  type Clock,
-  DEFAULT_ICE_RESTART,
-  type RestartHost,
-  RestartMachine,
-  type RestartMachineOptions,
-  restartMachineOptions,
-} from '../../src/registry/ice-restart.ts';
-
-class FakeClock implements Clock {
-  t = 0;
-  #next = 1;
-  readonly #timers = new Map<number, { at: number; fn: () => void; every?: number }>();
-  now(): number {
-    return this.t;
-  }
-  setTimeout(fn: () => void, ms: number): number {
-    this.#timers.set(this.#next, { at: this.t + ms, fn });
-    return this.#next++;
-  }
-  clearTimeout(id: unknown): void {
-    this.#timers.delete(id as number);
-  }
-  setInterval(fn: () => void, ms: number): number {
-    this.#timers.set(this.#next, { at: this.t + ms, fn, every: ms });
-    return this.#next++;
-  }
-  clearInterval(id: unknown): void {
-    this.#timers.delete(id as number);
-  }
-  async advance(ms: number): Promise<void> {
-    const end = this.t + ms;
-    for (;;) {
-      let id: number | undefined;
-      let at = Number.POSITIVE_INFINITY;
-      for (const [k, v] of this.#timers) {
-        if (v.at < at) {
-          at = v.at;
-          id = k;
-        }
-      }
-      if (id === undefined || at > end) break;
-      const timer = this.#timers.get(id) as { at: number; fn: () => void; every?: number };
-      this.t = at;
-      if (timer.every !== undefined) timer.at += timer.every;
-      else this.#timers.delete(id);
-      timer.fn();
-      await Promise.resolve();
-      await Promise.resolve();
-    }
-    this.t = end;
-  }
-}
-
-interface Harness {
-  clock: FakeClock;
-  machine: RestartMachine;
-  received: number;
-  acked: number;
-  events: string[];
-  closed: { reason: number; why: string; at: number } | undefined;
-}
-
-function harness(options: Partial<RestartMachineOptions>): Harness {
-  const clock = new FakeClock();
-  const h = { clock, received: 0, acked: 0, events: [], closed: undefined } as unknown as Harness;
-  const host: RestartHost = {
-    initiator: true,
-    activityMarks: () => [h.received, h.acked],
-    report: (s) => h.events.push(`${clock.t} ${s}`),
-    restart: async () => {
-      h.events.push(`${clock.t} offer`);
-    },
-    giveUp: (reason, why) => {
-      h.closed = { reason, why, at: clock.t };
-      h.events.push(`${clock.t} close ${reason}`);
-    },
-    log: () => {},
-  };
-  h.machine = new RestartMachine({ ...DEFAULT_ICE_RESTART, ...options }, host, clock);
-  h.machine.start();
-  return h;
-}
-
-/** Both directions move every 200 ms until `until` (only what we receive with `inboundOnly`). */
-function traffic(h: Harness, until: number, inboundOnly = false): void {
-  for (let t = h.clock.t + 200; t < until; t += 200) {
-    h.clock.setTimeout(() => {
-      h.received++;
-      if (!inboundOnly) h.acked++;
-    }, t - h.clock.t);
-  }
-}
+import { DEFAULT_ICE_RESTART, restartMachineOptions } from '../../src/registry/ice-restart.ts';
+import { restartHarness, traffic } from '../helpers/restart-harness.ts';
 
 describe('RestartMachine: explicit keepalive timeout as the deadline', () => {
   it('a peer silent for peerSilenceTimeoutMs closes the tube with Timeout while restarts are attempted', async () => {
-    const h = harness({ peerSilenceTimeoutMs: 10_000 });
-    traffic(h, 1_000); // last activity at 800 ms, seen by the 1,000 ms poll
+    const h = restartHarness(true, { peerSilenceTimeoutMs: 10_000 });
+    traffic(h, 200, 1_000); // last activity at 800 ms, seen by the 1,000 ms poll
     await h.clock.advance(6_000);
     // lost (3 s of silence), then the first restart after the 2 s wait; the answer comes, connectivity does not
     expect(h.events).toEqual(['4000 disconnected', '6000 offer']);
@@ -121,8 +30,8 @@ describe('RestartMachine: explicit keepalive timeout as the deadline', () => {
   });
 
   it('without it the same outage is left to the give-up rules (still open long after 10 s)', async () => {
-    const h = harness({});
-    traffic(h, 1_000);
+    const h = restartHarness(true);
+    traffic(h, 200, 1_000);
     await h.clock.advance(6_000);
     h.machine.answered();
     await h.clock.advance(4_000);
@@ -135,14 +44,14 @@ describe('RestartMachine: explicit keepalive timeout as the deadline', () => {
   });
 
   it('shorter than lossAfterMs: closes before any loss is reported', async () => {
-    const h = harness({ peerSilenceTimeoutMs: 2_000 });
+    const h = restartHarness(true, { peerSilenceTimeoutMs: 2_000 });
     await h.clock.advance(5_000);
     expect(h.events).toEqual(['2000 close 2']);
   });
 
   it('watches what arrives from the peer only: a peer we still hear is not timed out', async () => {
-    const h = harness({ peerSilenceTimeoutMs: 5_000 });
-    traffic(h, 40_000, true); // we hear the peer, it acknowledges nothing of ours
+    const h = restartHarness(true, { peerSilenceTimeoutMs: 5_000 });
+    traffic(h, 200, 40_000, 200, true); // we hear the peer, it acknowledges nothing of ours
     await h.clock.advance(20_000);
     expect(h.events.slice(0, 2)).toEqual(['3000 disconnected', '5000 offer']);
     expect(h.closed?.reason).not.toBe(CloseConnectionReason.Timeout);
