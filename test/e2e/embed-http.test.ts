@@ -8,15 +8,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import http from 'node:http';
-import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { TubeStream, TubesError } from '../../src/index.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
-import { type EmbedPair, embedPair, metricsServer, sample, scrape } from '../helpers/embed.ts';
+import {
+  type EmbedPair,
+  embedPair,
+  hashAll,
+  metricsServer,
+  sample,
+  scrape,
+  sendBlocks,
+  tubeAgent,
+} from '../helpers/embed.ts';
 import { echoServer, waitFor } from '../helpers/tubes.ts';
 
 const MiB = 1024 * 1024;
-const block = randomBytes(MiB);
 
 let pair: EmbedPair | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -25,25 +32,6 @@ afterEach(async () => {
   await pair?.close();
   pair = undefined;
 });
-
-/** An http.Agent whose connections are tube streams opened on `conversationId`. */
-function tubeAgent(p: EmbedPair, opened: TubeStream[]): http.Agent {
-  const agent = new http.Agent({ keepAlive: false });
-  (agent as unknown as { createConnection: unknown }).createConnection = (
-    _opts: unknown,
-    callback: (err: Error | null, stream?: Duplex) => void,
-  ): undefined => {
-    p.client.openConnection(p.conversationId).then(
-      (stream) => {
-        opened.push(stream);
-        callback(null, stream);
-      },
-      (err: Error) => callback(err),
-    );
-    return undefined;
-  };
-  return agent;
-}
 
 interface HttpOverTubes {
   tubes: EmbedPair;
@@ -69,26 +57,6 @@ async function httpOverTubes(handler: http.RequestListener): Promise<HttpOverTub
   pair = p;
   const opened: TubeStream[] = [];
   return { tubes: p, agent: tubeAgent(p, opened), served, opened };
-}
-
-async function sendBlocks(w: NodeJS.WritableStream, mib: number): Promise<string> {
-  const h = createHash('sha256');
-  for (let i = 0; i < mib; i++) {
-    h.update(block);
-    if (!w.write(block)) await once(w, 'drain');
-  }
-  w.end();
-  return h.digest('hex');
-}
-
-async function hashAll(r: NodeJS.ReadableStream): Promise<{ sha: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const c of r) {
-    h.update(c as Buffer);
-    bytes += (c as Buffer).length;
-  }
-  return { sha: h.digest('hex'), bytes };
 }
 
 describe('node:http over tube streams (no TCP between client and server)', () => {

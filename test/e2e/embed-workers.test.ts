@@ -14,12 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, type TubeStream, TubesError } from '../../src/index.ts';
 import { CloseConnectionReason } from '../../src/protocol/close-reason.ts';
 import { workerInfo, workerTestHookForTests } from '../../src/registry/worker-backend.ts';
-import { type EmbedPair, embedPair } from '../helpers/embed.ts';
+import { type EmbedPair, embedPair, hashAll, sendBlocks, tubeAgent } from '../helpers/embed.ts';
 import { waitFor } from '../helpers/tubes.ts';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-const block = randomBytes(MiB);
 
 type Handler = (stream: TubeStream) => void;
 
@@ -58,28 +57,6 @@ function collect(stream: Duplex): { data: () => Buffer; ended: Promise<unknown> 
 
 function sha(data: Buffer): string {
   return createHash('sha256').update(data).digest('hex');
-}
-
-async function sendBlocks(w: NodeJS.WritableStream, mib: number, sent?: { bytes: number }): Promise<string> {
-  const h = createHash('sha256');
-  for (let i = 0; i < mib; i++) {
-    h.update(block);
-    const more = w.write(block);
-    if (sent) sent.bytes += block.length;
-    if (!more) await once(w, 'drain');
-  }
-  w.end();
-  return h.digest('hex');
-}
-
-async function hashAll(r: NodeJS.ReadableStream): Promise<{ sha: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const c of r) {
-    h.update(c as Buffer);
-    bytes += (c as Buffer).length;
-  }
-  return { sha: h.digest('hex'), bytes };
 }
 
 const MODES = [
@@ -378,25 +355,6 @@ describe.each(MODES)('Duplex contract over real tubes ($mode)', ({ workers }) =>
   });
 });
 
-/** An http.Agent whose connections are `openConnection` streams of the rig's client. */
-function tubeAgent(r: Rig, opened: TubeStream[] = []): http.Agent {
-  const agent = new http.Agent({ keepAlive: false });
-  (agent as unknown as { createConnection: unknown }).createConnection = (
-    _opts: unknown,
-    callback: (err: Error | null, stream?: Duplex) => void,
-  ): undefined => {
-    r.pair.client.openConnection(r.pair.conversationId).then(
-      (stream) => {
-        opened.push(stream);
-        callback(null, stream);
-      },
-      (err: Error) => callback(err),
-    );
-    return undefined;
-  };
-  return agent;
-}
-
 describe('worker mode: node:http over the bridge (no TCP between client and server)', () => {
   let r: Rig;
   let server: http.Server;
@@ -415,7 +373,7 @@ describe('worker mode: node:http over the bridge (no TCP between client and serv
       responseSha = await sendBlocks(res, 16);
     });
     r.handle = (stream) => void server.emit('connection', stream);
-    const req = http.request({ agent: tubeAgent(r), method: 'POST', host: 'embedded', path: '/hash' });
+    const req = http.request({ agent: tubeAgent(r.pair), method: 'POST', host: 'embedded', path: '/hash' });
     const response = once(req, 'response') as Promise<[http.IncomingMessage]>;
     const sentSha = await sendBlocks(req, 16);
     const [res] = await response;
@@ -445,7 +403,7 @@ describe('worker mode: node:http over the bridge (no TCP between client and serv
     );
     const opened: TubeStream[] = [];
     const [res] = (await once(
-      http.get({ agent: tubeAgent(r, opened), host: 'embedded', path: '/big' }),
+      http.get({ agent: tubeAgent(r.pair, opened), host: 'embedded', path: '/big' }),
       'response',
     )) as [http.IncomingMessage];
     res.pause();

@@ -3,13 +3,17 @@
  * (connections come from `openConnection`), the answering side dialing a target or in handler mode
  * (`onConnection`). Non-trickle ICE over loopback.
  */
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   type ConnectionHandler,
   type TubeRegistry as Registry,
   TubeRegistry,
   type TubeRegistryOptions,
+  type TubeStream,
 } from '../../src/index.ts';
 import { LOOPBACK, waitFor } from './tubes.ts';
 
@@ -61,6 +65,56 @@ export async function embedPair(opts: {
     await close();
     throw err;
   }
+}
+
+/** An http.Agent whose connections are `openConnection` streams of the pair's client (pushed to `opened`). */
+export function tubeAgent(p: EmbedPair, opened: TubeStream[] = []): http.Agent {
+  const agent = new http.Agent({ keepAlive: false });
+  (agent as unknown as { createConnection: unknown }).createConnection = (
+    _opts: unknown,
+    callback: (err: Error | null, stream?: Duplex) => void,
+  ): undefined => {
+    p.client.openConnection(p.conversationId).then(
+      (stream) => {
+        opened.push(stream);
+        callback(null, stream);
+      },
+      (err: Error) => callback(err),
+    );
+    return undefined;
+  };
+  return agent;
+}
+
+const MiB = 1024 * 1024;
+const block = randomBytes(MiB);
+
+/** Writes `mib` MiB of random bytes with backpressure, then ends `w`; resolves with their sha256. */
+export async function sendBlocks(
+  w: NodeJS.WritableStream,
+  mib: number,
+  sent?: { bytes: number },
+): Promise<string> {
+  const h = createHash('sha256');
+  for (let i = 0; i < mib; i++) {
+    h.update(block);
+    const more = w.write(block);
+    if (sent) sent.bytes += block.length;
+    if (!more) await once(w, 'drain');
+  }
+  w.end();
+  return h.digest('hex');
+}
+
+/** Reads `r` to its end: the sha256 and length of what it gave. */
+export async function hashAll(r: NodeJS.ReadableStream): Promise<{ sha: string; bytes: number }> {
+  const h = createHash('sha256');
+  let bytes = 0;
+  for await (const c of r) {
+    h.update(c as Buffer);
+    bytes += (c as Buffer).length;
+  }
+  return { sha: h.digest('hex'), bytes };
 }
 
 /** Serves `registry.metrics()` over real HTTP on 127.0.0.1 (as a host would mount it). */
