@@ -244,15 +244,8 @@ describe('probe packet', () => {
 });
 
 describe('refragmentUnsent', () => {
-  interface C {
-    type: number;
-    flags: number;
-    tsn: number;
-    userData: Buffer;
-    bookSize: number;
-    sentCount: number;
-    streamSeqNum: number;
-  }
+  /** A DATA chunk as refragmentUnsent sees it, plus werift's stream sequence number. */
+  type C = Parameters<typeof refragmentUnsent>[0]['outboundQueue'][number] & { streamSeqNum: number };
   const chunk = (tsn: number, flags: number, bytes: number, seq: number): C => ({
     type: 0,
     flags,
