@@ -7,8 +7,10 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { TubeRegistry } from '../../src/index.ts';
+import { LOOPBACK } from '../../src/cli/remote.ts';
+import { TubeRegistry } from '../../src/index.ts';
 import { decodeSdpBase64, encodeSdpBase64 } from '../../src/webrtc/sdp.ts';
+import { echoServer } from './tubes.ts';
 
 const PROXY = fileURLToPath(new URL('../../scripts/peers/udp-impair-proxy.mjs', import.meta.url));
 
@@ -168,6 +170,35 @@ export async function impairedTubes(opts: ImpairedOptions): Promise<ImpairedTube
     await proxy.close();
     throw err;
   }
+}
+
+/**
+ * `impairedTubes` on two fresh loopback registries, the client tube dialing a local echo server (a tunnel).
+ * Each closer (echo server, proxy, both registries) goes to `defer` as soon as it exists: run them last first.
+ */
+export async function impairedEchoTubes(
+  proxyArgs: string[],
+  timeoutMs: number,
+  defer: (closer: () => Promise<unknown> | unknown) => void,
+): Promise<{ server: TubeRegistry; client: TubeRegistry; pair: ImpairedTubes }> {
+  const echo = await echoServer();
+  defer(() => echo.close());
+  const server = new TubeRegistry({ ...LOOPBACK });
+  const client = new TubeRegistry({ ...LOOPBACK });
+  const pair = await impairedTubes({
+    server,
+    client,
+    clientSettings: {
+      conversationType: 'tunnel',
+      target_host: '127.0.0.1',
+      target_port: String(echo.port),
+    },
+    proxyArgs,
+    timeoutMs,
+  });
+  defer(() => pair.proxy.close());
+  defer(() => Promise.all([server.cleanupAll(), client.cleanupAll()]));
+  return { server, client, pair };
 }
 
 /** Summary of a series of establishment times (ms; undefined = failed). */

@@ -4,9 +4,7 @@
  * (test/helpers/impair.ts) a transfer makes it positive on both sides; on a clean loopback pair it stays 0.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { LOOPBACK } from '../../src/cli/remote.ts';
-import { TubeRegistry } from '../../src/index.ts';
-import { impairedTubes } from '../helpers/impair.ts';
+import { impairedEchoTubes } from '../helpers/impair.ts';
 import { connect, echoServer, pumpAndCollect, tubePair } from '../helpers/tubes.ts';
 
 type Closer = () => Promise<unknown> | unknown;
@@ -19,23 +17,7 @@ const BYTES = 512 * 1024;
 
 describe('packet_loss_rate', () => {
   it('5 % loss on the path: positive on both sides after a transfer, the same figure in live stats and health', async () => {
-    const echo = await echoServer();
-    cleanups.push(() => echo.close());
-    const server = new TubeRegistry({ ...LOOPBACK });
-    const client = new TubeRegistry({ ...LOOPBACK });
-    const pair = await impairedTubes({
-      server,
-      client,
-      clientSettings: {
-        conversationType: 'tunnel',
-        target_host: '127.0.0.1',
-        target_port: String(echo.port),
-      },
-      proxyArgs: ['--loss=5'],
-      timeoutMs: 15_000,
-    });
-    cleanups.push(() => pair.proxy.close());
-    cleanups.push(() => Promise.all([server.cleanupAll(), client.cleanupAll()]));
+    const { server, client, pair } = await impairedEchoTubes(['--loss=5'], 15_000, (c) => cleanups.push(c));
     expect(pair.readyMs).toBeDefined();
     const socket = await connect(pair.listenAddr as string);
     const r = await pumpAndCollect(socket, BYTES, 5);

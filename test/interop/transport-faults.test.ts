@@ -15,8 +15,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RTCPeerConnection } from 'werift';
-import { LOOPBACK } from '../../src/cli/remote.ts';
-import { TubeRegistry } from '../../src/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import {
   checkHandshakeSocket,
@@ -33,9 +31,9 @@ import {
 import { dtlsTransportsOf } from '../../src/webrtc/patches/internals.ts';
 import { checkSctpInit, INIT_RTO_SECONDS } from '../../src/webrtc/patches/sctp-init-rto.ts';
 import { faultRuns } from '../helpers/fault-runs.ts';
-import { impairedTubes, summarize } from '../helpers/impair.ts';
+import { impairedEchoTubes, summarize } from '../helpers/impair.ts';
 import { requireNetns } from '../helpers/skip.ts';
-import { connect, echoServer, pumpAndCollect } from '../helpers/tubes.ts';
+import { connect, pumpAndCollect } from '../helpers/tubes.ts';
 
 const RUNS = Math.max(1, Number(process.env['TUBES_FAULT_RUNS'] ?? 3) || 3);
 const LIMIT_MS = 10_000;
@@ -138,23 +136,7 @@ describe('transfer on a lossy, slow path', () => {
   });
 
   it('4 MiB each way under 1 % loss + 25 ms delay keeps sha256 integrity', async () => {
-    const echo = await echoServer();
-    cleanups.push(() => echo.close());
-    const server = new TubeRegistry({ ...LOOPBACK });
-    const client = new TubeRegistry({ ...LOOPBACK });
-    const pair = await impairedTubes({
-      server,
-      client,
-      clientSettings: {
-        conversationType: 'tunnel',
-        target_host: '127.0.0.1',
-        target_port: String(echo.port),
-      },
-      proxyArgs: ['--loss=1', '--delay=25'],
-      timeoutMs: LIMIT_MS,
-    });
-    cleanups.push(() => pair.proxy.close());
-    cleanups.push(() => Promise.all([server.cleanupAll(), client.cleanupAll()]));
+    const { pair } = await impairedEchoTubes(['--loss=1', '--delay=25'], LIMIT_MS, (c) => cleanups.push(c));
     expect(pair.readyMs).toBeDefined();
     const bytes = 4 * 1024 * 1024;
     const t0 = performance.now();
