@@ -3,11 +3,14 @@
  * connection with or without the patches, offer/answer between two of them with one ordered data channel
  * (optionally through the UDP impairment proxy, test/helpers/impair.ts), and a sha256-checked bulk transfer.
  * Every connection and proxy made here is closed by `closeLoopback()` (call it from the test file's afterEach).
+ * Also our own `Peer` (src/webrtc/peer.ts) on 127.0.0.1 and its non-trickle offer/answer; the caller closes
+ * those.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
 import { type Logger, silentLogger } from '../../src/log.ts';
 import { installWeriftPatches } from '../../src/webrtc/patches/index.ts';
+import { Peer, type PeerOptions } from '../../src/webrtc/peer.ts';
 import { type ImpairProxy, rewriteCandidatePort, startImpairProxy, withoutCandidates } from './impair.ts';
 
 const open: RTCPeerConnection[] = [];
@@ -135,4 +138,30 @@ export async function transfer(
   await done;
   drain.unSubscribe();
   return { sent: hOut.digest('hex'), received: hIn.digest('hex'), bytes: received };
+}
+
+/** Our `Peer` on 127.0.0.1 only, with no handlers; `options` adds to or overrides the loopback ones. */
+export function loopbackPeer(options: Partial<PeerOptions> = {}): Peer {
+  return new Peer(
+    {
+      iceServers: [],
+      relayOnly: false,
+      hostAddresses: ['127.0.0.1'],
+      hostAddressesOnly: true,
+      ipv6: false,
+      ...options,
+    },
+    { candidate: () => {}, connectionState: () => {}, dataChannel: () => {} },
+  );
+}
+
+/** Non-trickle offer/answer between two Peers, a offering a data channel; does not wait for 'connected'. */
+export async function offerAnswer(a: Peer, b: Peer): Promise<void> {
+  a.createDataChannel('x');
+  await a.createOffer();
+  await a.waitGatheringComplete(10_000, 'offer');
+  await b.setRemoteDescription(a.localSdp(), 'offer');
+  await b.createAnswer();
+  await b.waitGatheringComplete(10_000, 'answer');
+  await a.setRemoteDescription(b.localSdp(), 'answer');
 }

@@ -16,9 +16,16 @@ import {
   sctpPacketSize,
 } from '../../src/webrtc/patches/sctp-plpmtud.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
-import { Peer } from '../../src/webrtc/peer.ts';
+import type { Peer } from '../../src/webrtc/peer.ts';
 import { waitFor } from '../helpers/tubes.ts';
-import { closeLoopback, connectLoopback, loopbackPc, transfer } from '../helpers/werift-loopback.ts';
+import {
+  closeLoopback,
+  connectLoopback,
+  loopbackPc,
+  loopbackPeer,
+  offerAnswer,
+  transfer,
+} from '../helpers/werift-loopback.ts';
 
 /** werift 0.25.2's fixed SCTP packet size (DEFAULT_SCTP_MTU). */
 const FLOOR = 1191;
@@ -174,18 +181,7 @@ describe('sctp-plpmtud on live werift', () => {
 
 describe('Peer.sctpPacketSize', () => {
   it("reports the probed size with the patches, werift's 1,191 with weriftPatchesSkipped: [sctp-plpmtud]", async () => {
-    const mk = (skip: string[] | undefined): Peer =>
-      new Peer(
-        {
-          iceServers: [],
-          relayOnly: false,
-          hostAddresses: ['127.0.0.1'],
-          hostAddressesOnly: true,
-          ipv6: false,
-          weriftPatchesSkipped: skip,
-        },
-        { candidate: () => {}, connectionState: () => {}, dataChannel: () => {} },
-      );
+    const mk = (skip: string[] | undefined): Peer => loopbackPeer({ weriftPatchesSkipped: skip });
     for (const [skip, expected] of [
       [undefined, PLPMTU_MAX],
       [['sctp-plpmtud'], FLOOR],
@@ -194,13 +190,7 @@ describe('Peer.sctpPacketSize', () => {
       const b = mk(skip ? [...skip] : undefined);
       try {
         expect(a.sctpPacketSize).toBeUndefined();
-        a.createDataChannel('x');
-        await a.createOffer();
-        await a.waitGatheringComplete(10_000, 'offer');
-        await b.setRemoteDescription(a.localSdp(), 'offer');
-        await b.createAnswer();
-        await b.waitGatheringComplete(10_000, 'answer');
-        await a.setRemoteDescription(b.localSdp(), 'answer');
+        await offerAnswer(a, b);
         await waitFor(
           () => a.connectionState === 'connected' && b.connectionState === 'connected',
           10_000,

@@ -24,8 +24,15 @@ import { checkSctpCongestion, sctpPathRecovered } from '../../src/webrtc/patches
 import { checkSctp } from '../../src/webrtc/patches/sctp-sack.ts';
 import { checkSctpSender, SharedFlush } from '../../src/webrtc/patches/sctp-transmit.ts';
 import { resetVersionGuardForTests } from '../../src/webrtc/patches/version.ts';
-import { Peer } from '../../src/webrtc/peer.ts';
-import { closeLoopback, connectLoopback, loopbackPc, transfer } from '../helpers/werift-loopback.ts';
+import type { Peer } from '../../src/webrtc/peer.ts';
+import {
+  closeLoopback,
+  connectLoopback,
+  loopbackPc,
+  loopbackPeer,
+  offerAnswer,
+  transfer,
+} from '../helpers/werift-loopback.ts';
 
 const OURS = [
   'sctp-plpmtud',
@@ -354,18 +361,7 @@ describe('patched werift', () => {
 
 describe('Peer', () => {
   it('installs the patches by default and not with weriftPatches: false', async () => {
-    const mk = (weriftPatches: boolean | undefined): Peer =>
-      new Peer(
-        {
-          iceServers: [],
-          relayOnly: false,
-          hostAddresses: ['127.0.0.1'],
-          hostAddressesOnly: true,
-          ipv6: false,
-          weriftPatches,
-        },
-        { candidate: () => {}, connectionState: () => {}, dataChannel: () => {} },
-      );
+    const mk = (weriftPatches: boolean | undefined): Peer => loopbackPeer({ weriftPatches });
     for (const [setting, expected] of [
       [undefined, true],
       [true, true],
@@ -373,13 +369,7 @@ describe('Peer', () => {
     ] as const) {
       const a = mk(setting);
       const b = mk(setting);
-      a.createDataChannel('x');
-      await a.createOffer();
-      await a.waitGatheringComplete(10_000, 'offer');
-      await b.setRemoteDescription(a.localSdp(), 'offer');
-      await b.createAnswer();
-      await b.waitGatheringComplete(10_000, 'answer');
-      await a.setRemoteDescription(b.localSdp(), 'answer');
+      await offerAnswer(a, b);
       const deadline = Date.now() + 10_000;
       while (
         (a.connectionState !== 'connected' || b.connectionState !== 'connected') &&
