@@ -18,6 +18,7 @@ import { dtlsNativeX25519Patch } from './dtls-native-x25519.ts';
 import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
 import { dtlsStartNowPatch } from './dtls-start-now.ts';
+import { eventSyncExecutePatch } from './event-sync-execute.ts';
 import { iceConnectOnNominationPatch } from './ice-connect-on-nomination.ts';
 import { iceRecheckPatch } from './ice-recheck.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
@@ -26,6 +27,7 @@ import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
+import { stunSerializePatch } from './stun-serialize.ts';
 import { installedWeriftVersion, PINNED_WERIFT_VERSION, weriftVersionAccepted } from './version.ts';
 
 export { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
@@ -75,6 +77,9 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   // set-up CPU (docs/PERFORMANCE.md "Transport, part 2")
   dtlsNativeX25519Patch,
   dtlsCertificatePatch,
+  // idle allocation (docs/PERFORMANCE.md "Transport, part 2")
+  eventSyncExecutePatch,
+  stunSerializePatch,
 ];
 
 export interface InstallOptions {
