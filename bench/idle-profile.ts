@@ -1,5 +1,5 @@
 /**
- * What idle tubes do (npm run bench:idle-profile): `--pairs` tube pairs (both ends in this process, one data
+ * What idle tubes do (node bench/idle-profile.ts): `--pairs` tube pairs (both ends in this process, one data
  * channel each, no traffic) are set up, then over `--seconds` this prints
  * - the allocation rate of the whole process (V8 heap, from a GC profile: bytes freed by every GC in the window
  *   plus the growth of the used heap), per tube per second;
@@ -129,6 +129,9 @@ log(
 );
 
 // allocation rate: bytes freed by each GC in the window plus the used-heap growth
+const newSpaceMiB = (): number =>
+  (v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20;
+const newSpace0 = newSpaceMiB();
 const profiler = new v8.GCProfiler();
 const used0 = v8.getHeapStatistics().used_heap_size;
 const cpu0 = process.cpuUsage();
@@ -162,6 +165,7 @@ log(
   `allocated ${(allocated / 1e6).toFixed(2)} MB in ${elapsed.toFixed(1)} s: ${(perTubeSecond / 1000).toFixed(2)} KB/s per tube; ` +
     `CPU ${((cpu.user + cpu.system) / 1000 / elapsed).toFixed(1)} ms/s (${(((cpu.user + cpu.system) / 1000 / tubes / elapsed) * 1000).toFixed(1)} µs/s per tube); GCs ${[...gcs].map(([k, v]) => `${k} ${v}`).join(', ')}`,
 );
+log(`young generation (new space) ${newSpace0.toFixed(0)} → ${newSpaceMiB().toFixed(0)} MiB over the window`);
 const packets: Record<string, number> = {};
 log('datagrams sent per tube per second:');
 for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) {

@@ -1,5 +1,6 @@
 /**
- * The idle-allocation patches (src/webrtc/patches/: event-sync-execute, stun-serialize) against a live werift:
+ * The idle-allocation patches (src/webrtc/patches/: event-sync-execute, stun-serialize, sctp-sack-build) against
+ * a live werift:
  * the internals each relies on (these tests fail when werift's internals move), that each keeps werift's
  * behaviour (the same subscriber calls in the same order; the same STUN bytes), and that both are in force on a
  * connected pair whose consent checks and data still flow.
@@ -14,7 +15,18 @@ import {
   eventPatchStats,
   fastenEvent,
 } from '../../src/webrtc/patches/event-sync-execute.ts';
+import {
+  checkCandidatePair,
+  RECENT_REQUEST_IDS,
+  RecentIds,
+} from '../../src/webrtc/patches/ice-request-ids-bounded.ts';
 import { activeWeriftPatches, installWeriftPatches } from '../../src/webrtc/patches/index.ts';
+import {
+  checkSackSender,
+  patchSackSender,
+  type SackSenderShape,
+  sackBuildStats,
+} from '../../src/webrtc/patches/sctp-sack-build.ts';
 import {
   checkMessageClass,
   installStunSerialize,
@@ -187,14 +199,14 @@ describe('both on a connected pair', () => {
       .filter((l) => !l.startsWith('a=candidate:') || l.split(' ')[4] === '127.0.0.1')
       .join('\r\n');
 
-  function pc(): RTCPeerConnection {
+  function pc(patched = true): RTCPeerConnection {
     const p = new RTCPeerConnection({
       iceServers: [],
       iceAdditionalHostAddresses: ['127.0.0.1'],
       iceUseIpv6: false,
       iceFilterCandidatePair: (pair) => pair.remoteCandidate.host === '127.0.0.1',
     });
-    installWeriftPatches(p, { logger: silent });
+    if (patched) installWeriftPatches(p, { logger: silent });
     open.push(p);
     return p;
   }
@@ -205,11 +217,7 @@ describe('both on a connected pair', () => {
       else dc.stateChanged.subscribe((s) => s === 'open' && resolve());
     });
 
-  it('are in force, and checks and messages still flow', async () => {
-    const a = pc();
-    const b = pc();
-    const events = eventPatchStats.events;
-    const stun = stunSerializeStats.ours;
+  async function pair(a: RTCPeerConnection, b: RTCPeerConnection): Promise<[RTCDataChannel, RTCDataChannel]> {
     const ab = a.createDataChannel('x');
     const remote = new Promise<RTCDataChannel>((resolve) => b.onDataChannel.subscribe(resolve));
     await a.setLocalDescription(await a.createOffer());
@@ -218,9 +226,95 @@ describe('both on a connected pair', () => {
     await a.setRemoteDescription({ type: 'answer', sdp: loopbackSdp(b.localDescription?.sdp ?? '') });
     const ba = await remote;
     await Promise.all([opened(ab), opened(ba)]);
+    return [ab, ba];
+  }
+
+  it("sctp-sack-build: werift's association has what it replaces, and it sends werift's bytes", async () => {
+    const a = pc(false);
+    const b = pc(false);
+    const [ab] = await pair(a, b);
+    const sctp = (a as unknown as { sctpTransport: { sctp: SackSenderShape } }).sctpTransport.sctp;
+    expect(checkSackSender(sctp, 'sctp')).toEqual([]);
+    expect(checkSackSender({ sendSack: async () => {} }, 'sctp').length).toBeGreaterThan(3);
+    // werift's own SACK for the current state, then ours for the same state
+    const sent: Buffer[] = [];
+    const transport = sctp.transport;
+    const send = transport.send;
+    transport.send = (p: Buffer) => {
+      sent.push(Buffer.from(p));
+      return Promise.resolve();
+    };
+    try {
+      sctp.sackNeeded = true;
+      await sctp.sendSack();
+      expect(sctp.sackNeeded).toBe(false);
+      patchSackSender(sctp);
+      const ours = sackBuildStats.ours;
+      sctp.sackNeeded = true;
+      sctp.sackPacketCount = 3;
+      sctp.sackImmediate = true;
+      await sctp.sendSack();
+      expect(sackBuildStats.ours).toBe(ours + 1);
+      expect([sctp.sackNeeded, sctp.sackPacketCount, sctp.sackImmediate]).toEqual([false, 0, false]);
+      await sctp.sendSack(); // nothing needed: nothing sent
+      expect(sent).toHaveLength(2);
+      expect(sent[1]?.equals(sent[0] as Buffer)).toBe(true);
+      expect(sent[1]).toHaveLength(28);
+      // with a gap report it is werift's SACK
+      const werift = sackBuildStats.werift;
+      sctp.sackNeeded = true;
+      sctp.sackMisOrdered.add(((sctp.lastReceivedTsn as number) + 2) >>> 0);
+      await sctp.sendSack();
+      expect(sackBuildStats.werift).toBe(werift + 1);
+      expect(sent[2]?.length).toBe(32);
+      sctp.sackMisOrdered.clear();
+    } finally {
+      transport.send = send;
+    }
+    // the pair still works
+    const back = new Promise<string>((resolve) => ab.onMessage.subscribe((m) => resolve(m.toString())));
+    const [ba] = b.sctpTransport ? Object.values(b.sctpTransport.dataChannels) : [];
+    ba?.send('after');
+    expect(await back).toBe('after');
+  });
+
+  it('ice-request-ids-bounded: werift keeps every request ID; a patched pair only the last ones', async () => {
+    const set = new RecentIds<number>(3, [1, 2]);
+    set.add(3).add(3).add(4);
+    expect([...set]).toEqual([2, 3, 4]);
+    const a = pc(false);
+    const b = pc();
+    await pair(a, b);
+    type Pair = { requestTransactionIds: Set<string>; noteIncomingRequest(id: string): boolean };
+    const nominated = (p: RTCPeerConnection): Pair =>
+      (p as unknown as { iceTransports: { connection: { nominated: Pair } }[] }).iceTransports[0]?.connection
+        .nominated as Pair;
+    const stock = nominated(a);
+    const ours = nominated(b);
+    expect(checkCandidatePair(stock, 'pair')).toEqual([]);
+    expect(checkCandidatePair({ requestTransactionIds: [] }, 'pair').length).toBeGreaterThan(0);
+    expect(activeWeriftPatches(b)).toContain('ice-request-ids-bounded');
+    for (let i = 0; i < 1000; i++) {
+      const id = `${i}`.padStart(24, '0');
+      expect(stock.noteIncomingRequest(id)).toBe(false);
+      expect(ours.noteIncomingRequest(id)).toBe(false);
+      // a retransmission right after its original is still recognised
+      expect(ours.noteIncomingRequest(id)).toBe(true);
+    }
+    expect(stock.requestTransactionIds.size).toBeGreaterThanOrEqual(1000);
+    expect(ours.requestTransactionIds.size).toBe(RECENT_REQUEST_IDS);
+  });
+
+  it('are in force, and checks and messages still flow', async () => {
+    const a = pc();
+    const b = pc();
+    const events = eventPatchStats.events;
+    const stun = stunSerializeStats.ours;
+    const sacks = sackBuildStats.ours;
+    const [ab, ba] = await pair(a, b);
     for (const p of [a, b]) {
       expect(activeWeriftPatches(p)).toEqual(
-        expect.arrayContaining(['event-sync-execute', 'stun-serialize']),
+        expect.arrayContaining(['event-sync-execute', 'stun-serialize', 'sctp-sack-build']),
       );
     }
     // ICE checks went through our serialiser; the data path's events (ICE, DTLS, SCTP, channels) were replaced
@@ -230,5 +324,7 @@ describe('both on a connected pair', () => {
     const back = new Promise<string>((resolve) => ab.onMessage.subscribe((m) => resolve(m.toString())));
     ab.send('ping');
     expect(await back).toBe('echo ping');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(sackBuildStats.ours).toBeGreaterThan(sacks); // the messages were acknowledged with our SACKs
   });
 });

@@ -21,10 +21,12 @@ import { dtlsStartNowPatch } from './dtls-start-now.ts';
 import { eventSyncExecutePatch } from './event-sync-execute.ts';
 import { iceConnectOnNominationPatch } from './ice-connect-on-nomination.ts';
 import { iceRecheckPatch } from './ice-recheck.ts';
+import { iceRequestIdsBoundedPatch } from './ice-request-ids-bounded.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
+import { sctpSackBuildPatch } from './sctp-sack-build.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
 import { stunSerializePatch } from './stun-serialize.ts';
@@ -80,6 +82,8 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   // idle allocation (docs/PERFORMANCE.md "Transport, part 2")
   eventSyncExecutePatch,
   stunSerializePatch,
+  sctpSackBuildPatch,
+  iceRequestIdsBoundedPatch,
 ];
 
 export interface InstallOptions {
