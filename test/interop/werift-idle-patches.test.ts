@@ -319,7 +319,7 @@ describe('both on a connected pair', () => {
     }
     // ICE checks went through our serialiser; the data path's events (ICE, DTLS, SCTP, channels) were replaced
     expect(stunSerializeStats.ours).toBeGreaterThan(stun);
-    expect(eventPatchStats.events - events).toBeGreaterThan(20);
+    expect(eventPatchStats.events - events).toBeGreaterThanOrEqual(10); // 5 or more per connection
     ba.onMessage.subscribe((m) => ba.send(`echo ${m.toString()}`));
     const back = new Promise<string>((resolve) => ab.onMessage.subscribe((m) => resolve(m.toString())));
     ab.send('ping');
