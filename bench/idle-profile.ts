@@ -8,7 +8,11 @@
  * - with `--sites n`, the n largest allocation sites of a sampling heap profile over a second window of the
  *   same length (inspector `HeapProfiler.startSampling`, objects collected by either GC included).
  *
- *   node bench/idle-profile.ts [--pairs 50] [--seconds 10] [--sites 25] [--without p1,p2] [--stock] [--json]
+ * - with `node --expose-gc`, how much the old generation (old and large-object spaces, after full GCs) grew over
+ *   the window, per tube: a leak shows here (± 50 B/s per tube of noise over 20 s windows).
+ *
+ *   node [--expose-gc] bench/idle-profile.ts [--pairs 50] [--seconds 10] [--sites 25] [--without p1,p2] [--stock]
+ *                                            [--json]
  */
 import dgram from 'node:dgram';
 import { Session } from 'node:inspector/promises';
@@ -129,6 +133,15 @@ log(
 );
 
 // allocation rate: bytes freed by each GC in the window plus the used-heap growth
+const gc = (globalThis as { gc?: () => void }).gc;
+gc?.();
+/** Old-generation objects (old and large-object spaces): what a leak grows; JIT code has spaces of its own. */
+const oldUsed = (): number =>
+  v8
+    .getHeapSpaceStatistics()
+    .filter((x) => x.space_name === 'old_space' || x.space_name === 'large_object_space')
+    .reduce((sum, x) => sum + x.space_used_size, 0);
+const retained0 = oldUsed();
 const newSpaceMiB = (): number =>
   (v8.getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0) / 2 ** 20;
 const newSpace0 = newSpaceMiB();
@@ -166,6 +179,15 @@ log(
     `CPU ${((cpu.user + cpu.system) / 1000 / elapsed).toFixed(1)} ms/s (${(((cpu.user + cpu.system) / 1000 / tubes / elapsed) * 1000).toFixed(1)} µs/s per tube); GCs ${[...gcs].map(([k, v]) => `${k} ${v}`).join(', ')}`,
 );
 log(`young generation (new space) ${newSpace0.toFixed(0)} → ${newSpaceMiB().toFixed(0)} MiB over the window`);
+if (gc) {
+  // old generation after a full GC at both ends of the window (run with --expose-gc); noisy over short windows
+  gc();
+  const growth = (oldUsed() - retained0) / tubes / elapsed;
+  out['oldGenerationGrowthBytesPerTubePerSecond'] = growth;
+  log(
+    `old generation (after full GCs) grew ${growth.toFixed(1)} B/s per tube (${((growth * 3600) / 1024).toFixed(1)} KiB/h)`,
+  );
+}
 const packets: Record<string, number> = {};
 log('datagrams sent per tube per second:');
 for (const [k, v] of [...counts].sort((a, b) => b[1] - a[1])) {
