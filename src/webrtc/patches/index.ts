@@ -18,15 +18,19 @@ import { dtlsNativeX25519Patch } from './dtls-native-x25519.ts';
 import { dtlsNoSrtpPatch } from './dtls-no-srtp.ts';
 import { dtlsRecordPatch } from './dtls-record.ts';
 import { dtlsStartNowPatch } from './dtls-start-now.ts';
+import { eventSyncExecutePatch } from './event-sync-execute.ts';
 import { iceConnectOnNominationPatch } from './ice-connect-on-nomination.ts';
 import { iceRecheckPatch } from './ice-recheck.ts';
+import { iceRequestIdsBoundedPatch } from './ice-request-ids-bounded.ts';
 import { sctpDataReceivePatch } from './sctp-data-receive.ts';
 import { sctpInitRtoPatch } from './sctp-init-rto.ts';
 import { sctpPathResetPatch } from './sctp-path-reset.ts';
 import { sctpPlpmtudPatch } from './sctp-plpmtud.ts';
 import { sctpSackPatch } from './sctp-sack.ts';
+import { sctpSackBuildPatch } from './sctp-sack-build.ts';
 import { sctpT1FromIceRttPatch } from './sctp-t1-from-ice-rtt.ts';
 import { sctpTransmitPatch } from './sctp-transmit.ts';
+import { stunSerializePatch } from './stun-serialize.ts';
 import { installedWeriftVersion, PINNED_WERIFT_VERSION, weriftVersionAccepted } from './version.ts';
 
 export { installedWeriftVersion, PINNED_WERIFT_VERSION } from './version.ts';
@@ -77,6 +81,11 @@ export const WERIFT_PATCHES: readonly WeriftPatch[] = [
   // set-up CPU (docs/PERFORMANCE.md "Transport, part 2")
   dtlsNativeX25519Patch,
   dtlsCertificatePatch,
+  // idle allocation (docs/PERFORMANCE.md "Transport, part 2")
+  eventSyncExecutePatch,
+  stunSerializePatch,
+  sctpSackBuildPatch,
+  iceRequestIdsBoundedPatch,
 ];
 
 export interface InstallOptions {
