@@ -142,14 +142,15 @@ describe('flow control with a stalled reader', () => {
     console.log(
       `flow-control: during the stall +${mib(stallPeak.self - rss.self).toFixed(1)} MiB here, ` +
         `+${mib(stallPeak.child - rss.child).toFixed(1)} MiB in the gateway; overall +${mib(peak.self - rss.self).toFixed(1)} / ` +
-        `+${mib(peak.child - rss.child).toFixed(1)} MiB; other connections ${(otherBytes / 1e6 / (otherMs / 1000)).toFixed(1)} MB/s`,
+        `+${mib(peak.child - rss.child).toFixed(1)} MiB; other connections ${(otherBytes / 1e6 / (otherMs / 1000)).toFixed(1)} MB/s ` +
+        `(this process: ${process.execArgv.join(' ') || 'V8 defaults'}; vitest.config.ts project "memory")`,
     );
     expect(received).toBe(TOTAL);
     expect(got.digest('hex')).toBe(expectedHash);
     expect(otherBytes / 1e6 / (otherMs / 1000)).toBeGreaterThan(1);
     // The property: while the reader is stalled, neither process buffers what waits for it (the 256 MiB that
     // wait would show as +256 MiB; docs/PERFORMANCE.md "Memory" records +12–20 MiB here, +42–56 MiB in the
-    // gateway with --max-semi-space-size=2).
+    // gateway; both processes run with --max-semi-space-size=2, as that section recommends for tube hosts).
     expect(mib(stallPeak.self - rss.self)).toBeLessThan(64);
     expect(mib(stallPeak.child - rss.child)).toBeLessThan(64);
     // The overall peak (after the resume, when everything crosses at full speed) is printed above, not
