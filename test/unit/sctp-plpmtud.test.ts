@@ -11,8 +11,10 @@ import {
   PlpmtudSearch,
   type PlpmtudTimers,
   payloadForPacket,
+  probeAckPacket,
   probeIdOf,
   probeLadder,
+  probeOf,
   probePacket,
   refragmentUnsent,
 } from '../../src/webrtc/patches/sctp-plpmtud.ts';
@@ -236,6 +238,49 @@ describe('probe packet', () => {
     expect(probeIdOf(p.subarray(20))).toBe(42);
     // werift's own heartbeat info (a 4-byte time) is not ours
     expect(probeIdOf(Buffer.from([0, 0, 0, 1]))).toBeUndefined();
+  });
+  it('probeOf reads our probes and echoes in place, and nothing else', () => {
+    for (const size of [1376, 16384]) {
+      const p = probePacket(5000, 5001, 0xdeadbeef, size, 7);
+      const copy = Buffer.from(p);
+      expect(probeOf(p)).toEqual({ type: 4, id: 7 });
+      expect(p.equals(copy)).toBe(true); // checksum field restored
+    }
+    const p = probePacket(5000, 5001, 0xdeadbeef, 1376, 7);
+    p[40] = 1; // payload changed: the CRC no longer matches
+    expect(probeOf(p)).toBeUndefined();
+    const other = probePacket(5000, 5001, 0xdeadbeef, 1376, 7);
+    other.writeUInt32BE(0x12345678, 20); // not our marker
+    other.writeUInt32LE(0, 8);
+    other.writeUInt32LE(crc32c(other), 8);
+    expect(probeOf(other)).toBeUndefined();
+    // werift's own heartbeat (a 4-byte time in the Heartbeat Info) and a chunk not filling the packet
+    const own = Buffer.alloc(24);
+    own[12] = 4;
+    own.writeUInt16BE(12, 14);
+    own.writeUInt16BE(1, 16);
+    own.writeUInt16BE(8, 18);
+    own.writeUInt32LE(crc32c(own), 8);
+    expect(probeOf(own)).toBeUndefined();
+    const short = probePacket(5000, 5001, 0xdeadbeef, 1376, 7);
+    short.writeUInt16BE(1376 - 12 - 4, 14);
+    short.writeUInt32LE(0, 8);
+    short.writeUInt32LE(crc32c(short), 8);
+    expect(probeOf(short)).toBeUndefined();
+  });
+  it('probeAckPacket: the HEARTBEAT-ACK echoing the Heartbeat Info unchanged, in a buffer of its own', () => {
+    const probe = probePacket(5000, 5001, 0xdeadbeef, 16384, 9);
+    const ack = probeAckPacket(probe, 5001, 5000, 0x01020304);
+    expect(ack.length).toBe(16384);
+    expect(ack.readUInt16BE(0)).toBe(5001);
+    expect(ack.readUInt16BE(2)).toBe(5000);
+    expect(ack.readUInt32BE(4)).toBe(0x01020304);
+    expect(ack[12]).toBe(5);
+    expect(ack[13]).toBe(0);
+    expect(ack.subarray(14).equals(probe.subarray(14))).toBe(true);
+    expect(probeOf(ack)).toEqual({ type: 5, id: 9 });
+    expect(ack.buffer.byteLength).toBe(16384); // not a slice of Node's Buffer pool
+    expect(probeOf(probe)).toEqual({ type: 4, id: 9 }); // the probe itself is untouched
   });
   it('payloadForPacket matches werift 0.25.2 (1,191 → 1,160)', () => {
     expect(payloadForPacket(1191)).toBe(1160);

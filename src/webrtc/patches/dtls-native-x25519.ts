@@ -78,7 +78,9 @@ export function nativeKeyPair(): { publicKey: Uint8Array; secretKey: Uint8Array 
   const jwk = privateKey.export({ format: 'jwk' });
   const secretKey = own(Buffer.from(jwk.d ?? '', 'base64url'));
   const publicKey = own(Buffer.from(jwk.x ?? '', 'base64url'));
-  generated.set(secretKey.buffer, { key: privateKey, secret: Buffer.from(secretKey) });
+  // the copy kept for the connection's lifetime has its own ArrayBuffer: a pooled slice would pin a 64 KiB slab
+  const secret = own(secretKey);
+  generated.set(secretKey.buffer, { key: privateKey, secret: Buffer.from(secret.buffer, 0, 32) });
   return { publicKey, secretKey };
 }
 

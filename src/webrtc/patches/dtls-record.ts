@@ -36,6 +36,13 @@ const CONTENT_APPLICATION_DATA = 23;
 /** werift's SessionType.CLIENT (dtls/src/cipher/suites/abstract.ts). */
 const SESSION_CLIENT = 1;
 const SESSION_SERVER = 2;
+/**
+ * Records from this size on get a buffer of their own instead of a slice of Node's Buffer pool (64 KiB slabs
+ * since Node 24, which pools anything under 32 KiB; Node 22 pools only under 4 KiB). Records this large come only
+ * with `sctp-plpmtud`'s larger packets: pooled, a few of them per connection pushed every later small pooled
+ * allocation (werift's long-lived DTLS and handshake state among them) into fresh slabs that it then pinned.
+ */
+const UNPOOLED_RECORD = 4096;
 
 interface Keys {
   context: CipherContextShape;
@@ -99,7 +106,8 @@ export function sealRecord(socket: DtlsSocketShape, keys: Keys, data: Buffer): B
   const dtls = socket.dtls;
   const seq = ++dtls.recordSequenceNumber;
   const len = data.length;
-  const out = Buffer.allocUnsafe(HEADER + EXPLICIT_NONCE + len + TAG);
+  const size = HEADER + EXPLICIT_NONCE + len + TAG;
+  const out = size >= UNPOOLED_RECORD ? Buffer.allocUnsafeSlow(size) : Buffer.allocUnsafe(size);
   out[0] = CONTENT_APPLICATION_DATA;
   out[1] = dtls.version.major;
   out[2] = dtls.version.minor;

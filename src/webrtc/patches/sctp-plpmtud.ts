@@ -11,7 +11,9 @@
  * chunk (RFC 4820) instead, but a stock werift 0.25.2 receiver throws on any chunk type it does not know,
  * inside an un-awaited handler (an unhandled rejection in the peer's process), so the padding stays inside the
  * HEARTBEAT. A peer that cannot take a size (its DTLS layer, buffers or the path drop it) never answers: the
- * probe is lost and the association keeps the size it has; the floor is always werift's own.
+ * probe is lost and the association keeps the size it has; the floor is always werift's own. A packet that is
+ * exactly one probe or one echo of ours is read in place (CRC-32C checked without a copy) and a probe is answered
+ * with one HEARTBEAT-ACK buffer of its own, not through werift's parser and serialiser (see `patchAssociation`).
  *
  * Search. Probes start once the association is established, one at a time, up a short ladder: the Ethernet
  * size (1,500-byte link minus IPv6, UDP, TURN and DTLS overheads), then 4 KiB, 8 KiB and 16 KiB, each only
@@ -268,6 +270,47 @@ export function probePacket(
   return p;
 }
 
+/**
+ * A packet that is exactly one of our probes (HEARTBEAT, type 4) or its echo (HEARTBEAT-ACK, type 5): one chunk
+ * filling the packet, one Heartbeat Info parameter filling the chunk, our marker, and a valid CRC-32C (checked in
+ * place: the checksum field zeroed and restored). Anything else, undefined.
+ */
+export function probeOf(data: Buffer): { type: 4 | 5; id: number } | undefined {
+  if (data.length < COMMON_HEADER + 16 || data.length > PLPMTU_MAX) return undefined;
+  const type = data[12];
+  if (type !== 4 && type !== 5) return undefined;
+  if (data.readUInt16BE(14) !== data.length - COMMON_HEADER || data.readUInt16BE(16) !== 1) return undefined;
+  if (data.readUInt16BE(18) !== data.length - COMMON_HEADER - 4) return undefined;
+  if (data.readUInt32BE(20) !== PROBE_MARKER) return undefined;
+  const checksum = data.readUInt32LE(8);
+  data.writeUInt32LE(0, 8);
+  const valid = crc32c(data) === checksum;
+  data.writeUInt32LE(checksum, 8);
+  return valid ? { type, id: data.readUInt32BE(24) } : undefined;
+}
+
+/**
+ * The HEARTBEAT-ACK answering `probe` (a packet `probeOf` accepted as a HEARTBEAT), as werift would serialise
+ * it (the Heartbeat Info echoed unchanged), in one buffer of its own: not a slice of Node's Buffer pool.
+ */
+export function probeAckPacket(
+  probe: Buffer,
+  localPort: number,
+  remotePort: number,
+  verificationTag: number,
+): Buffer {
+  const ack = Buffer.allocUnsafeSlow(probe.length);
+  probe.copy(ack);
+  ack.writeUInt16BE(localPort, 0);
+  ack.writeUInt16BE(remotePort, 2);
+  ack.writeUInt32BE(verificationTag, 4);
+  ack.writeUInt32LE(0, 8);
+  ack[12] = 5; // HEARTBEAT-ACK
+  ack[13] = 0;
+  ack.writeUInt32LE(crc32c(ack), 8);
+  return ack;
+}
+
 /** The probe number in an echoed Heartbeat Info, or undefined when it is not one of our probes. */
 export function probeIdOf(info: unknown): number | undefined {
   if (!Buffer.isBuffer(info) || info.length < 8 || info.readUInt32BE(0) !== PROBE_MARKER) return undefined;
@@ -286,6 +329,12 @@ interface ChunkShape {
 
 interface AssociationShape {
   state: string;
+  isStopped: boolean;
+  localVerificationTag: number;
+  sackHasNewDataInPacket: boolean;
+  sackNeeded: boolean;
+  sackPacketCount: number;
+  sackImmediate: boolean;
   mtu: number;
   maxPayloadSize: number;
   localPort: number;
@@ -297,6 +346,8 @@ interface AssociationShape {
   transport: { send(packet: Buffer): Promise<void> };
   stateChanged: Record<string, { subscribe(fn: () => void): unknown }>;
   receiveChunk(chunk: unknown): Promise<void>;
+  handleData(data: Buffer): Promise<void>;
+  scheduleSack(): Promise<void>;
   timer3Expired: () => void;
 }
 
@@ -306,11 +357,24 @@ export function checkSctpPlpmtud(sctp: unknown, where: string): string[] {
   const problems: string[] = [];
   const s = sctp as AssociationShape;
   expectFunction(problems, s, where, 'receiveChunk', 1);
+  expectFunction(problems, s, where, 'handleData', 1);
+  expectFunction(problems, s, where, 'scheduleSack', 0);
   expectFunction(problems, s.transport, `${where}.transport`, 'send', 1);
   if (!ownFunction(s, 'timer3Expired'))
     problems.push(`${where}.timer3Expired is not an own function property`);
-  for (const f of ['mtu', 'maxPayloadSize', 'localPort', 'remoteVerificationTag', 'localTsn'] as const) {
+  for (const f of [
+    'mtu',
+    'maxPayloadSize',
+    'localPort',
+    'remoteVerificationTag',
+    'localVerificationTag',
+    'localTsn',
+    'sackPacketCount',
+  ] as const) {
     expectType(problems, s, where, f, 'number');
+  }
+  for (const f of ['isStopped', 'sackHasNewDataInPacket', 'sackNeeded'] as const) {
+    expectType(problems, s, where, f, 'boolean');
   }
   expectType(problems, s, where, 'state', 'string');
   if (!Array.isArray(s.outboundQueue)) problems.push(`${where}.outboundQueue is not an array`);
@@ -409,6 +473,28 @@ function patchAssociation(pc: RTCPeerConnection, s: AssociationShape, ctx: Patch
     },
   });
   searches.set(pc, search);
+  // Probes and their echoes, read in place and answered with one buffer of our own. Through werift they would
+  // cost six pooled copies of up to 16 KiB each (parsePacket's checksum concatenation; encodeParams, Chunk.bytes,
+  // serializePacket's two concatenations for the echo): the probe ladder ran ≈ 4 of Node's 64 KiB Buffer-pool
+  // slabs through each end at set-up, so the long-lived small slices werift allocates per connection then (DTLS
+  // keys, certificate, handshake messages) each landed in a slab of their own and pinned all 64 KiB of it.
+  const innerHandleData = s.handleData;
+  s.handleData = async (data: Buffer): Promise<void> => {
+    const probe = Buffer.isBuffer(data) && !s.isStopped ? probeOf(data) : undefined;
+    if (!probe || data.readUInt32BE(4) !== s.localVerificationTag) return innerHandleData.call(s, data);
+    if (probe.type === 5) search.probeAcked(probe.id);
+    else if (s.state !== 'closed' && s.remotePort !== undefined) {
+      s.transport
+        .send(probeAckPacket(data, s.localPort, s.remotePort, s.remoteVerificationTag))
+        .catch(() => {}); // werift logs and drops a failed HEARTBEAT-ACK too
+    }
+    // what werift's handleData does after the chunks of a packet without DATA
+    s.sackHasNewDataInPacket = false;
+    if (s.sackNeeded) {
+      if (s.sackPacketCount >= 2) s.sackImmediate = true;
+      await s.scheduleSack();
+    }
+  };
   const stockReceiveChunk = s.receiveChunk;
   s.receiveChunk = (chunk: unknown): Promise<void> => {
     const c = chunk as ChunkShape;
