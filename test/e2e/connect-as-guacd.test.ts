@@ -44,6 +44,8 @@ async function loginServer(): Promise<{ port: number; lines: string[]; close(): 
     sockets.add(s);
     s.on('error', () => {});
     let pending = Buffer.alloc(0);
+    // Text of a line not ended yet: guacd may write the typed name and its line end in separate segments.
+    let partial = '';
     s.write('login: ');
     s.on('data', (d: Buffer) => {
       const kept: number[] = [];
@@ -66,7 +68,7 @@ async function loginServer(): Promise<{ port: number; lines: string[]; close(): 
         } else i += 1;
       }
       pending = all.subarray(i);
-      let text = Buffer.from(kept).toString('utf8');
+      let text = partial + Buffer.from(kept).toString('utf8');
       for (;;) {
         const nl = text.search(/[\r\n]/);
         if (nl < 0) break;
@@ -76,6 +78,7 @@ async function loginServer(): Promise<{ port: number; lines: string[]; close(): 
         lines.push(line);
         s.write(lines.length === 1 ? '\r\nPassword: ' : '\r\n$ ');
       }
+      partial = text;
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
