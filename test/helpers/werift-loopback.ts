@@ -8,7 +8,6 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { type RTCDataChannel, RTCPeerConnection } from 'werift';
-import type { DataChannelPort } from '../../src/channel/port.ts';
 import { type Logger, silentLogger } from '../../src/log.ts';
 import { installWeriftPatches } from '../../src/webrtc/patches/index.ts';
 import { Peer, type PeerOptions } from '../../src/webrtc/peer.ts';
@@ -156,17 +155,13 @@ export function loopbackPeer(options: Partial<PeerOptions> = {}): Peer {
   );
 }
 
-/**
- * Non-trickle offer/answer between two Peers, a offering a data channel (returned); does not wait for
- * 'connected'.
- */
-export async function offerAnswer(a: Peer, b: Peer): Promise<DataChannelPort> {
-  const port = a.createDataChannel('x');
+/** Non-trickle offer/answer between two Peers, a offering a data channel; does not wait for 'connected'. */
+export async function offerAnswer(a: Peer, b: Peer): Promise<void> {
+  a.createDataChannel('x');
   await a.createOffer();
   await a.waitGatheringComplete(10_000, 'offer');
   await b.setRemoteDescription(a.localSdp(), 'offer');
   await b.createAnswer();
   await b.waitGatheringComplete(10_000, 'answer');
   await a.setRemoteDescription(b.localSdp(), 'answer');
-  return port;
 }

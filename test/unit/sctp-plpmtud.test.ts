@@ -50,7 +50,7 @@ class FakeTimers implements PlpmtudTimers {
   }
 }
 
-function machine(sizes = LADDER, lazy = false) {
+function machine(sizes = LADDER) {
   const timers = new FakeTimers();
   const probes: { size: number; id: number; at: number }[] = [];
   const applied: number[] = [];
@@ -64,7 +64,6 @@ function machine(sizes = LADDER, lazy = false) {
     maxProbes: 3,
     raiseIntervalMs: 600_000,
     blackHoleRetryMs: 60_000,
-    lazy,
   });
   const ackLast = (): boolean => search.probeAcked((probes[probes.length - 1] as { id: number }).id);
   return { timers, probes, applied, search, ackLast };
@@ -77,24 +76,6 @@ describe('PlpmtudSearch', () => {
     expect(m.search.state).toBe('idle');
     m.timers.advance(10_000);
     expect(m.probes).toEqual([]);
-  });
-
-  it('lazy: start() and path changes probe nothing until want(); want(false) waits for the next start()', () => {
-    const m = machine(LADDER, true);
-    m.search.start();
-    m.search.pathChanged();
-    m.timers.advance(700_000);
-    expect(m.probes).toEqual([]);
-    expect(m.search.wanted).toBe(false);
-    m.search.want(false); // wanted before the association is up: nothing yet
-    expect(m.probes).toEqual([]);
-    m.search.start(); // the association came up
-    expect(m.search.probing).toBe(LADDER[0]);
-    m.search.want(true); // a second want changes nothing
-    expect(m.probes.length).toBe(1);
-    const n = machine(LADDER, true);
-    n.search.want(true);
-    expect(n.search.probing).toBe(LADDER[0]);
   });
 
   it('a confirmed probe raises the size, one step at a time, up to the top of the ladder', () => {

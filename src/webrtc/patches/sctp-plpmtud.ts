@@ -83,11 +83,6 @@ export interface PlpmtudOptions {
   maxProbes?: number;
   raiseIntervalMs?: number;
   blackHoleRetryMs?: number;
-  /**
-   * Wait for `wanted()` before the first search: `start()` does nothing until then (an idle association never
-   * probes). Default false: `start()` searches at once.
-   */
-  lazy?: boolean;
 }
 
 export type PlpmtudState = 'idle' | 'searching' | 'search-complete' | 'base' | 'stopped';
@@ -104,7 +99,6 @@ export class PlpmtudSearch {
   #probing: { size: number; id: number; sent: number } | undefined;
   #nextId = 1;
   #timer: unknown;
-  #wanted: boolean;
   readonly #o: Required<Omit<PlpmtudOptions, 'base' | 'sizes' | 'sendProbe' | 'apply'>> & PlpmtudOptions;
 
   constructor(options: PlpmtudOptions) {
@@ -114,10 +108,8 @@ export class PlpmtudSearch {
       maxProbes: 3,
       raiseIntervalMs: 600_000,
       blackHoleRetryMs: 60_000,
-      lazy: false,
       ...options,
     };
-    this.#wanted = !this.#o.lazy;
     this.base = options.base;
     this.#plpmtu = options.base;
   }
@@ -136,21 +128,9 @@ export class PlpmtudSearch {
     return this.#probing?.size;
   }
 
-  /** Whether a search may run (always, unless `lazy` and `wanted()` not called yet). */
-  get wanted(): boolean {
-    return this.#wanted;
-  }
-
-  /** Lazy searches: the association has something to send that larger packets would carry; search now if `ready`. */
-  want(ready: boolean): void {
-    if (this.#wanted) return;
-    this.#wanted = true;
-    if (ready) this.start();
-  }
-
   /** Starts a search upward from the current size (the association is established). */
   start(): void {
-    if (this.#state === 'stopped' || !this.#wanted) return;
+    if (this.#state === 'stopped') return;
     this.#clearTimer();
     this.#probing = undefined;
     this.#ladder = this.#o.sizes().filter((s) => s > this.#plpmtu);
@@ -367,7 +347,6 @@ interface AssociationShape {
   stateChanged: Record<string, { subscribe(fn: () => void): unknown }>;
   receiveChunk(chunk: unknown): Promise<void>;
   handleData(data: Buffer): Promise<void>;
-  send(streamId: number, ppId: number, userData: Buffer, options?: unknown): Promise<void>;
   scheduleSack(): Promise<void>;
   timer3Expired: () => void;
 }
@@ -383,8 +362,6 @@ export function checkSctpPlpmtud(sctp: unknown, where: string): string[] {
   expectFunction(problems, s.transport, `${where}.transport`, 'send', 1);
   if (!ownFunction(s, 'timer3Expired'))
     problems.push(`${where}.timer3Expired is not an own function property`);
-  // the user-data entry point, wrapped per association to start the search on the first multi-packet message
-  if (!ownFunction(s, 'send')) problems.push(`${where}.send is not an own function property`);
   for (const f of [
     'mtu',
     'maxPayloadSize',
@@ -483,10 +460,6 @@ function patchAssociation(pc: RTCPeerConnection, s: AssociationShape, ctx: Patch
   };
   const search = new PlpmtudSearch({
     base: s.mtu,
-    // Probing waits for the first message that needs more than one packet at the floor: an idle tube
-    // (keepalives, SACKs) never probes and never runs probe-sized buffers through the allocator (measured
-    // +53 KiB RSS per idle tube when every tube probed at once, docs/PERFORMANCE.md).
-    lazy: true,
     sizes: () => probeLadder(s.mtu, interfaceMtu(selectedLocalAddress(pc))),
     sendProbe: (size, id) => {
       if (s.state !== 'connected' || s.remotePort === undefined) return;
@@ -500,11 +473,6 @@ function patchAssociation(pc: RTCPeerConnection, s: AssociationShape, ctx: Patch
     },
   });
   searches.set(pc, search);
-  const innerSend = s.send;
-  s.send = (streamId: number, ppId: number, userData: Buffer, options?: unknown): Promise<void> => {
-    if (!search.wanted && userData.length > s.maxPayloadSize) search.want(s.state === 'connected');
-    return innerSend.call(s, streamId, ppId, userData, options);
-  };
   // Probes and their echoes, read in place and answered with one buffer of our own. Through werift they would
   // cost six pooled copies of up to 16 KiB each (parsePacket's checksum concatenation; encodeParams, Chunk.bytes,
   // serializePacket's two concatenations for the echo): the probe ladder ran ≈ 4 of Node's 64 KiB Buffer-pool
