@@ -13,7 +13,6 @@
  *
  * Options: --samples n (key presses per path and round, default 40), --json.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -25,6 +24,7 @@ import { machine } from '../src/bench/lib.ts';
 import { startGateway, TOKEN } from '../test/helpers/browser-e2e.ts';
 import { guacdSample } from '../test/helpers/hotpath.ts';
 import { CHROMIUM, CHROMIUM_FLAGS } from '../test/helpers/interop-chromium.ts';
+import { spawnNodeInLoopbackNetns } from '../test/helpers/netns.ts';
 import { runCommand } from '../test/helpers/peers.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,21 +33,10 @@ const SAMPLES = Number(args[args.indexOf('--samples') + 1]) || 40;
 const JSON_OUT = args.includes('--json');
 
 function reexecInNetns(): Promise<number> {
-  const flags = process.features.typescript ? [] : ['--experimental-strip-types'];
-  const child = spawn(
-    'unshare',
-    [
-      '-n',
-      'sh',
-      '-c',
-      'ip link set lo up && exec "$0" "$@"',
-      process.execPath,
-      ...flags,
-      fileURLToPath(import.meta.url),
-      ...args,
-    ],
-    { stdio: 'inherit', env: { ...process.env, TUBES_BENCH_NETNS: '1' } },
-  );
+  const child = spawnNodeInLoopbackNetns(fileURLToPath(import.meta.url), args, {
+    stdio: 'inherit',
+    env: { ...process.env, TUBES_BENCH_NETNS: '1' },
+  });
   return new Promise((r) => child.once('close', (c) => r(c ?? 1)));
 }
 

@@ -126,6 +126,23 @@ async function nft(ns: string, script: string): Promise<void> {
 }
 
 /**
+ * Runs `node <script> ...args` (TypeScript stripped as the tests run it) in a new network namespace whose only
+ * interface is lo, up: a Chromium or tube it starts can neither reach nor be reached from outside (root).
+ */
+export function spawnNodeInLoopbackNetns(
+  script: string,
+  args: string[],
+  options: SpawnOptions,
+): ChildProcess {
+  const flags = process.features.typescript ? [] : ['--experimental-strip-types'];
+  return spawn(
+    'unshare',
+    ['-n', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...flags, script, ...args],
+    options,
+  );
+}
+
+/**
  * Creates `count` host namespaces (2–20) on one switch. Addresses are 10.231.N.(index+1)/24 with N
  * unique per network in this process, so several networks can coexist.
  */

@@ -12,11 +12,11 @@
  * - hot-path parity: the same fixtures through the JS, Wasm and Wasm SIMD engines in Chromium agree with Node.
  * Skips loudly when Chromium, playwright-core, root (for `unshare -n`) or the guacd peers are missing.
  */
-import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnNodeInLoopbackNetns } from '../helpers/netns.ts';
 import { requireTools, runCommand } from '../helpers/peers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -46,25 +46,15 @@ describe.skipIf(skip)('browser end of a tube: Chromium â†” tubes gateway --web â
       timeout: 60_000,
     });
     if (build.code !== 0) throw new Error(`scripts/build-browser.mjs failed: ${build.stderr}`);
-    const flags = process.features.typescript ? [] : ['--experimental-strip-types'];
-    const child = spawn(
-      'unshare',
-      [
-        '-n',
-        'sh',
-        '-c',
-        'ip link set lo up && exec "$0" "$@"',
-        process.execPath,
-        ...flags,
-        'test/helpers/browser-e2e.ts',
-        ARTIFACTS,
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUBES_CHROMIUM: CHROMIUM } },
-    );
+    const child = spawnNodeInLoopbackNetns('test/helpers/browser-e2e.ts', [ARTIFACTS], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, TUBES_CHROMIUM: CHROMIUM },
+    });
     let out = '';
     let err = '';
-    child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
-    child.stderr.setEncoding('utf8').on('data', (t: string) => (err = (err + t).slice(-8000)));
+    child.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));
+    child.stderr?.setEncoding('utf8').on('data', (t: string) => (err = (err + t).slice(-8000)));
     const killer = setTimeout(() => child.kill('SIGKILL'), 180_000);
     const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
     clearTimeout(killer);

@@ -8,7 +8,6 @@
  *   playwright-core, root or a working `unshare -n` is missing, and fails instead under TUBES_REQUIRE_PEERS=1
  *   (test/helpers/skip.ts).
  */
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { RTCPeerConnection } from 'werift';
 import { LOOPBACK } from '../../src/cli/remote.ts';
 import { TubeRegistry } from '../../src/index.ts';
 import { encodeSdpBase64 } from '../../src/webrtc/sdp.ts';
+import { spawnNodeInLoopbackNetns } from '../helpers/netns.ts';
 import { frameEchoExchange, frameEchoResponder, type RawChannel } from '../helpers/raw-peer.ts';
 import { CHROMIUM, requireChromium } from '../helpers/skip.ts';
 import { connect, echoServer, pumpAndCollect, tubePair, waitFor } from '../helpers/tubes.ts';
@@ -137,24 +137,15 @@ describe.skipIf(chromiumSkip !== undefined)(
   'interop: Chromium page ↔ tuned tube (unshare -n, lo only)',
   () => {
     it('page offers (Chromium DTLS server) and tube offers (werift DTLS server): frames, echo, sha256', async () => {
-      const flags = process.features.typescript ? [] : ['--experimental-strip-types'];
-      const child = spawn(
-        'unshare',
-        [
-          '-n',
-          'sh',
-          '-c',
-          'ip link set lo up && exec "$0" "$@"',
-          process.execPath,
-          ...flags,
-          'test/helpers/interop-chromium.ts',
-        ],
-        { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TUBES_CHROMIUM: CHROMIUM } },
-      );
+      const child = spawnNodeInLoopbackNetns('test/helpers/interop-chromium.ts', [], {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TUBES_CHROMIUM: CHROMIUM },
+      });
       let out = '';
       let err = '';
-      child.stdout.setEncoding('utf8').on('data', (t: string) => (out += t));
-      child.stderr.setEncoding('utf8').on('data', (t: string) => (err += t));
+      child.stdout?.setEncoding('utf8').on('data', (t: string) => (out += t));
+      child.stderr?.setEncoding('utf8').on('data', (t: string) => (err += t));
       const killer = setTimeout(() => child.kill('SIGKILL'), 100_000);
       const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)));
       clearTimeout(killer);
