@@ -4,8 +4,12 @@
  * `application/trickle-ice-sdpfrag`, GET the gateway's late candidates, DELETE the session when done.
  * Applications with their own signalling use BrowserTube directly (docs/BROWSER.md).
  */
+
+import { SignallingError } from '../protocol/signalling-error.ts';
 import type { RtcConfiguration } from './dom.ts';
 import { BrowserTube, type BrowserTubeOptions } from './tube.ts';
+
+export { SignallingError };
 
 type Fetch = (
   url: string,
@@ -32,16 +36,6 @@ export interface GatewayConnectOptions {
   candidatePollMs?: number;
   /** Another fetch implementation (default the page's). */
   fetch?: Fetch;
-}
-
-/** An HTTP error of the signalling exchange (status 401 = wrong token, 429 = too many sessions, …). */
-export class SignallingError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'SignallingError';
-    this.status = status;
-  }
 }
 
 function sdpFrag(candidates: readonly string[]): string {

@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import type { Logger } from '../log.ts';
 import { CloseConnectionReason } from '../protocol/close-reason.ts';
+import { SignallingError } from '../protocol/signalling-error.ts';
 import { TubeRegistry } from '../registry/registry.ts';
 import type { Signal } from '../registry/signals.ts';
 import { decodeSdpBase64 } from '../webrtc/sdp.ts';
@@ -27,7 +28,7 @@ import {
   untilSignal,
 } from './cli-common.ts';
 import { decodeSdpFrag, encodeSdpFrag } from './sdpfrag.ts';
-import { SignallingClient, SignallingError } from './signalling-client.ts';
+import { SignallingClient } from './signalling-client.ts';
 import { decodeToken, encodeToken } from './stdio-token.ts';
 
 export const CONNECT_HELP = `Usage: tubes connect <gateway-url> [options]

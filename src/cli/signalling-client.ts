@@ -4,6 +4,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import { SignallingError } from '../protocol/signalling-error.ts';
 import { BASE_PATH } from './signalling-server.ts';
 
 export interface SignallingClientOptions {
@@ -18,16 +19,6 @@ export interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: string;
-}
-
-export class SignallingError extends Error {
-  readonly status: number;
-
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = 'SignallingError';
-    this.status = status;
-  }
 }
 
 const MAX_REPLY = 256 * 1024;
